@@ -14,50 +14,160 @@ import (
 // (timestamp), map[string]any (object) or []any (array). It does not check
 // constraints; check does.
 func (f *Field) normalize(v any) (any, error) {
+	nv, _, _, err := f.convert(v)
+	return nv, err
+}
+
+// convert is normalize for the per-record path. It also returns the parsed
+// time of a timestamp field, and changed=false when v already is in normal
+// form, so that the caller can skip a map write and the value is not boxed
+// again: a record that arrives clean costs no allocation here.
+func (f *Field) convert(v any) (nv any, t time.Time, changed bool, err error) {
 	switch f.Type {
 	case TypeString:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("want string, got %s", describe(v))
+			if s, ok = numberText(v); !ok {
+				return nil, t, false, fmt.Errorf("want string, got %s", describe(v))
+			}
+			changed = true // ids often arrive as JSON numbers: keep their exact text
 		}
+		orig := s
 		if f.Trim {
 			s = strings.TrimSpace(s)
 		}
 		if f.Lower {
-			s = strings.ToLower(s)
+			s = strings.ToLower(s) // returns s itself when there is nothing to fold
 		} else if f.Upper {
 			s = strings.ToUpper(s)
 		}
-		return s, nil
+		if !changed && s == orig {
+			return v, t, false, nil
+		}
+		return s, t, true, nil
 	case TypeNumber, TypeInteger:
 		x, err := toFloat(v)
 		if err != nil {
-			return nil, err
+			return nil, t, false, err
 		}
 		if f.Type == TypeInteger && x != math.Trunc(x) {
-			return nil, fmt.Errorf("want integer, got %v", x)
+			return nil, t, false, fmt.Errorf("want integer, got %v", x)
 		}
-		return x, nil
+		if _, ok := v.(float64); ok {
+			return v, t, false, nil
+		}
+		return x, t, true, nil
 	case TypeBoolean:
-		return toBool(v)
+		b, err := toBool(v)
+		if err != nil {
+			return nil, t, false, err
+		}
+		_, ok := v.(bool)
+		return b, t, !ok, nil
 	case TypeTimestamp:
 		t, err := ParseTime(v)
 		if err != nil {
-			return nil, err
+			return nil, t, false, err
 		}
-		return FormatTime(t), nil
+		var buf [64]byte
+		b := t.AppendFormat(buf[:0], time.RFC3339Nano)
+		if s, ok := v.(string); ok && s == string(b) {
+			return v, t, false, nil
+		}
+		return string(b), t, true, nil
 	case TypeObject:
-		if m, ok := v.(map[string]any); ok {
-			return m, nil
+		if _, ok := v.(map[string]any); !ok {
+			return nil, t, false, fmt.Errorf("want object, got %s", describe(v))
 		}
-		return nil, fmt.Errorf("want object, got %s", describe(v))
+		nv, changed, err := plain(v)
+		return nv, t, changed, err
 	case TypeArray:
-		if a, ok := v.([]any); ok {
-			return a, nil
+		if _, ok := v.([]any); !ok {
+			return nil, t, false, fmt.Errorf("want array, got %s", describe(v))
 		}
-		return nil, fmt.Errorf("want array, got %s", describe(v))
+		nv, changed, err := plain(v)
+		return nv, t, changed, err
 	}
-	return nil, fmt.Errorf("unsupported type %q", f.Type)
+	return nil, t, false, fmt.Errorf("unsupported type %q", f.Type)
+}
+
+// numberText renders a number given for a string field by its exact text.
+func numberText(v any) (string, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		return string(n), true
+	case int:
+		return strconv.Itoa(n), true
+	case int64:
+		return strconv.FormatInt(n, 10), true
+	case float64:
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return "", false
+		}
+		return strconv.FormatFloat(n, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// plain makes v a plain Go value (see Record) in place: json.Number and Go
+// integers become float64, inside objects and arrays too. changed says
+// whether v itself must be replaced by nv (containers are fixed in place).
+func plain(v any) (nv any, changed bool, err error) {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return v, false, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false, fmt.Errorf("want a finite number, got %v", x)
+		}
+		return v, false, nil
+	case json.Number, int, int64, int32, float32:
+		f, err := toFloat(v)
+		return f, true, err
+	case map[string]any:
+		for k, e := range x {
+			ne, ch, err := plain(e)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s: %w", k, err)
+			}
+			if ch {
+				x[k] = ne
+			}
+		}
+		return v, false, nil
+	case []any:
+		for i, e := range x {
+			ne, ch, err := plain(e)
+			if err != nil {
+				return nil, false, fmt.Errorf("[%d]: %w", i, err)
+			}
+			if ch {
+				x[i] = ne
+			}
+		}
+		return v, false, nil
+	}
+	return nil, false, fmt.Errorf("unsupported value of Go type %T", v)
+}
+
+// clone deep-copies objects and arrays, so that a default shared by every
+// record is never aliased by one of them.
+func clone(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = clone(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = clone(e)
+		}
+		return a
+	}
+	return v
 }
 
 // check verifies enum, range, pattern and length on a normalised value.
@@ -102,15 +212,20 @@ func toFloat(v any) (float64, error) {
 		x = float64(n)
 	case int64:
 		x = float64(n)
+	case int32:
+		x = float64(n)
+	case float32:
+		x = float64(n)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil {
-			return 0, fmt.Errorf("want number, got %s", n)
+			return 0, fmt.Errorf("number %s is out of range", n)
 		}
 		x = f
 	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-		if err != nil {
+		s := strings.TrimSpace(n)
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !decimal(s) {
 			return 0, fmt.Errorf("want number, got %s", describe(v))
 		}
 		x = f
@@ -121,6 +236,19 @@ func toFloat(v any) (float64, error) {
 		return 0, fmt.Errorf("want a finite number, got %v", x)
 	}
 	return x, nil
+}
+
+// decimal reports whether s looks like a decimal number, so that the Go
+// extras ParseFloat accepts ("0x1p4", "1_000", "Inf") are not taken for one.
+func decimal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 func toBool(v any) (bool, error) {
@@ -167,7 +295,7 @@ func ParseTime(v any) (time.Time, error) {
 				return t.UTC(), nil
 			}
 		}
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && decimal(s) {
 			return epoch(f)
 		}
 		return time.Time{}, fmt.Errorf("want timestamp (RFC 3339 or epoch seconds/milliseconds), got %q", x)

@@ -143,9 +143,9 @@ func ParseSchema(data []byte, file string) (*Schema, error) {
 		File:      file,
 		Version:   doc.Version,
 		Unknown:   UnknownKeep,
-		IDField:   cmp(doc.IDField, "id"),
-		TimeField: cmp(doc.TimeField, "ts"),
-		TypeField: cmp(doc.TypeField, "type"),
+		IDField:   orDefault(doc.IDField, "id"),
+		TimeField: orDefault(doc.TimeField, "ts"),
+		TypeField: orDefault(doc.TypeField, "type"),
 		byName:    map[string]*Field{},
 	}
 	if doc.Version != 1 {
@@ -217,6 +217,9 @@ func parseField(file string, key, val *yaml.Node) (*Field, error) {
 	}
 	if !f.Type.valid() {
 		return nil, fail("type %q: want string, number, integer, boolean, timestamp, object or array", fd.Type)
+	}
+	if len(fd.Enum) > 0 && (f.Type == TypeObject || f.Type == TypeArray) {
+		return nil, fail("enum applies to string, number, integer, boolean and timestamp fields only")
 	}
 	if f.Lower && f.Upper {
 		return nil, fail("lower and upper exclude each other")
@@ -298,7 +301,7 @@ func yamlError(file string, err error) error {
 	return &SchemaError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
-func cmp(v, def string) string {
+func orDefault(v, def string) string {
 	if v == "" {
 		return def
 	}

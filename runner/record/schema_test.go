@@ -37,6 +37,7 @@ func TestParseSchemaErrors(t *testing.T) {
 		{"missing time field", "version: 1\nfields:\n  id: string\n  type: string\n", `time_field: "ts" is not a field`},
 		{"bad version", "version: 2\nfields: {}\n", "version: 2 is not supported"},
 		{"unknown top key", "version: 1\nfeilds: {}\n", "feilds"},
+		{"enum on an object", base + "  x: {type: object, enum: [a]}\n", `field "x": enum applies to string, number`},
 		{"default out of range", base + "  x: {type: number, max: 3, default: 5}\n", "default 5: 5 is above the maximum 3"},
 	}
 	for _, tt := range tests {

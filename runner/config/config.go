@@ -1,0 +1,113 @@
+// Package config loads the runner's configuration in layers — built-in
+// defaults < YAML files < VIGIL_* environment < command-line flags — with
+// koanf, and refuses anything it does not understand: an unknown key or a bad
+// value stops the runner at start with one line that names the key and where
+// it came from.
+package config
+
+import (
+	"time"
+)
+
+// Config is the runner's whole configuration. Rules and features belong to
+// the bundle; this is the environment: where records come from, where alerts
+// go, stores and secrets (DESIGN §3.5).
+type Config struct {
+	Env         string            `koanf:"env"`
+	Log         LogConfig         `koanf:"log"`
+	Policies    PoliciesConfig    `koanf:"policies"`
+	Record      RecordConfig      `koanf:"record"`
+	Server      ServerConfig      `koanf:"server"`
+	Store       StoreConfig       `koanf:"store"`
+	Alerts      AlertsConfig      `koanf:"alerts"`
+	Notify      NotifyConfig      `koanf:"notify"`
+	DecisionLog DecisionLogConfig `koanf:"decision_log"`
+	DeadLetter  DeadLetterConfig  `koanf:"dead_letter"`
+	Sources     []SourceConfig    `koanf:"sources"`
+	Demo        DemoConfig        `koanf:"demo"`
+	Check       CheckConfig       `koanf:"check"`
+}
+
+type LogConfig struct {
+	Level  string `koanf:"level"`  // debug, info, warn, error
+	Format string `koanf:"format"` // text or json
+}
+
+type PoliciesConfig struct {
+	Path  string `koanf:"path"`  // bundle directory or .tar.gz
+	Watch bool   `koanf:"watch"` // reload when the bundle changes on disk
+}
+
+type RecordConfig struct {
+	UnknownFields string            `koanf:"unknown_fields"` // keep, drop, reject; empty = the schema's choice
+	Rename        map[string]string `koanf:"rename"`         // input name → schema field
+	Defaults      map[string]any    `koanf:"defaults"`       // field → value when absent
+	MaxLineBytes  int               `koanf:"max_line_bytes"` // longest JSONL line or CSV row
+}
+
+type ServerConfig struct {
+	Addr            string        `koanf:"addr"`
+	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	ReadTimeout     time.Duration `koanf:"read_timeout"`
+	WriteTimeout    time.Duration `koanf:"write_timeout"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+type StoreConfig struct {
+	Path string `koanf:"path"` // SQLite file
+}
+
+type AlertsConfig struct {
+	MinSeverity string `koanf:"min_severity"` // hits below this severity raise no alert
+	KeepRecords int    `koanf:"keep_records"` // records kept per alert
+}
+
+type NotifyConfig struct {
+	PollInterval time.Duration    `koanf:"poll_interval"`
+	MaxAttempts  int              `koanf:"max_attempts"`
+	BackoffBase  time.Duration    `koanf:"backoff_base"`
+	BackoffMax   time.Duration    `koanf:"backoff_max"`
+	LinkBase     string           `koanf:"link_base"` // e.g. https://vigil.example.com, for links in messages
+	Receivers    []ReceiverConfig `koanf:"receivers"`
+}
+
+// ReceiverConfig is one notification target. Secrets are never written here:
+// secret_env names an environment variable, secret_file a file holding it.
+type ReceiverConfig struct {
+	Name       string            `koanf:"name"`
+	Type       string            `koanf:"type"` // log, webhook
+	URL        string            `koanf:"url"`
+	SecretEnv  string            `koanf:"secret_env"`
+	SecretFile string            `koanf:"secret_file"`
+	Timeout    time.Duration     `koanf:"timeout"`
+	Headers    map[string]string `koanf:"headers"`
+}
+
+type DecisionLogConfig struct {
+	Path string `koanf:"path"` // "-" for stdout, a file path, or empty for none
+}
+
+type DeadLetterConfig struct {
+	Path string `koanf:"path"` // JSONL file of records that could not be used; "-" for stderr
+}
+
+// SourceConfig is one stream of records for `vigil run`.
+type SourceConfig struct {
+	Name   string `koanf:"name"`
+	Type   string `koanf:"type"`   // file, stdin
+	Path   string `koanf:"path"`   // file
+	Format string `koanf:"format"` // auto, json, jsonl, csv
+	Follow bool   `koanf:"follow"` // keep reading as the file grows, across rotation
+}
+
+type DemoConfig struct {
+	Enabled   bool    `koanf:"enabled"`
+	Rate      float64 `koanf:"rate"`       // records per second
+	FraudRate float64 `koanf:"fraud_rate"` // share of records with injected fraud
+	Seed      int64   `koanf:"seed"`
+}
+
+type CheckConfig struct {
+	MinCoverage float64 `koanf:"min_coverage"` // percent of Rego lines the unit tests must cover
+}
+
