@@ -29,8 +29,9 @@ type Config struct {
 }
 
 type LogConfig struct {
-	Level  string `koanf:"level"`  // debug, info, warn, error
-	Format string `koanf:"format"` // text or json
+	Level     string `koanf:"level"`     // debug, info, warn, error
+	Format    string `koanf:"format"`    // text or json
+	Decisions string `koanf:"decisions"` // none, hits (decisions with hits) or all: a log line per decision
 }
 
 type PoliciesConfig struct {
@@ -110,4 +111,3 @@ type DemoConfig struct {
 type CheckConfig struct {
 	MinCoverage float64 `koanf:"min_coverage"` // percent of Rego lines the unit tests must cover
 }
-

@@ -28,6 +28,11 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "%q: want text or json", c.Log.Format)
 	}
+	switch c.Log.Decisions {
+	case "none", "hits", "all":
+	default:
+		return bad("log.decisions", "%q: want none, hits or all", c.Log.Decisions)
+	}
 	if c.Policies.Path == "" {
 		return bad("policies.path", "must name a bundle directory or .tar.gz")
 	}

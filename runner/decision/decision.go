@@ -141,6 +141,7 @@ type Decision struct {
 	ShadowHits     []Hit     `json:"shadow_hits"`
 	PolicyRevision string    `json:"policy_revision"`
 	RunnerVersion  string    `json:"runner_version"`
+	Source         string    `json:"source,omitempty"`
 	EvalUS         int64     `json:"eval_us"`
 }
 

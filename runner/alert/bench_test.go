@@ -1,0 +1,49 @@
+package alert_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/vigil-risk/vigil/runner/alert"
+	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/record"
+)
+
+// BenchmarkObserve is the alerting cost of one record with one enforced hit
+// whose fingerprint repeats (100 cards): one transaction that updates the
+// alert, stores the record and trims old ones, and appends an event.
+func BenchmarkObserve(b *testing.B) {
+	svc, _, _ := setup(b, alert.Options{})
+	const cards = 100
+	recs := make([]record.Record, cards)
+	decs := make([]decision.Decision, cards)
+	for i := range cards {
+		c := fmt.Sprintf("card-%03d", i)
+		recs[i] = rec("t-"+c, t0, c)
+		decs[i] = decide(recs[i], []decision.Hit{hit("card_testing", decision.High, "6 small auths in 1m", card(c))})
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := svc.Observe(ctx, recs[i%cards], decs[i%cards]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkObserveNothingToAlert is the cost on the common path: a decision
+// whose only hit is below the minimum severity.
+func BenchmarkObserveNothingToAlert(b *testing.B) {
+	svc, _, _ := setup(b, alert.Options{MinSeverity: decision.High})
+	r := rec("t-1", t0, "c1")
+	d := decide(r, []decision.Hit{hit("r", decision.Low, "x", card("c1"))})
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.Observe(ctx, r, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

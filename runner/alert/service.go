@@ -1,0 +1,320 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/record"
+)
+
+// Options configure a Service; zero values take the defaults.
+type Options struct {
+	// MinSeverity is the lowest severity that raises an alert (default low).
+	MinSeverity decision.Severity
+	// Now is the wall clock (default time.Now).
+	Now func() time.Time
+	// Logger receives one line per raised, acknowledged or resolved alert.
+	Logger *slog.Logger
+	// RuleInfo looks up a rule's owner, runbook and tags for a new alert.
+	RuleInfo func(rule string) (RuleInfo, bool)
+	// KeepRecords is how many of its latest records an alert keeps (default 20).
+	KeepRecords int
+	// Kick, if set, is called after a commit that raised or resolved an
+	// alert, so that the notifier fans it out at once (notify.Dispatcher.Kick).
+	Kick func()
+}
+
+// DefaultKeepRecords is the default of Options.KeepRecords.
+const DefaultKeepRecords = 20
+
+// txAttempts bounds the retries of a transaction that lost a race (ErrConflict).
+const txAttempts = 3
+
+// Service raises alerts from decisions and carries them through their life.
+// It is safe for concurrent use.
+type Service struct {
+	store    Store
+	minRank  int
+	now      func() time.Time
+	log      *slog.Logger
+	ruleInfo func(string) (RuleInfo, bool)
+	keep     int
+	kick     func()
+}
+
+// NewService returns a Service over store. An unknown MinSeverity or a
+// negative KeepRecords is an error.
+func NewService(store Store, opts Options) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("alert service: store is nil")
+	}
+	s := &Service{
+		store:    store,
+		now:      opts.Now,
+		log:      opts.Logger,
+		ruleInfo: opts.RuleInfo,
+		keep:     opts.KeepRecords,
+		kick:     opts.Kick,
+	}
+	if opts.MinSeverity != "" {
+		if _, err := decision.ParseSeverity(string(opts.MinSeverity)); err != nil {
+			return nil, fmt.Errorf("alert service: min severity: %w", err)
+		}
+		s.minRank = opts.MinSeverity.Rank()
+	}
+	if s.keep < 0 {
+		return nil, fmt.Errorf("alert service: keep records %d: want 0 (default %d) or more", s.keep, DefaultKeepRecords)
+	}
+	if s.keep == 0 {
+		s.keep = DefaultKeepRecords
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.ruleInfo == nil {
+		s.ruleInfo = func(string) (RuleInfo, bool) { return RuleInfo{}, false }
+	}
+	return s, nil
+}
+
+// alerts reports whether a hit raises or updates an alert. Shadow hits live
+// in Decision.ShadowHits and are never looked at.
+func (s *Service) alerts(h *decision.Hit) bool { return h.Severity.Rank() >= s.minRank }
+
+// observation is what one record brings to every alert it touches.
+type observation struct {
+	recordID string
+	at       time.Time // event time
+	now      time.Time // wall time
+	fields   json.RawMessage
+	decision json.RawMessage
+}
+
+// Observe raises or updates an alert for every enforced hit of d at or above
+// the minimum severity, in one transaction together with the record and an
+// audit event per alert. It returns the alerts it touched (a raised one has
+// Count 1). A decision with nothing to alert on costs a loop over its hits.
+func (s *Service) Observe(ctx context.Context, rec record.Record, d decision.Decision) ([]Alert, error) {
+	n := 0
+	for i := range d.Hits {
+		if s.alerts(&d.Hits[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return s.observe(ctx, rec, d, n)
+}
+
+// observe is the slow path of Observe, apart so that the fast one does not
+// move the decision to the heap (the transaction closure captures it).
+func (s *Service) observe(ctx context.Context, rec record.Record, d decision.Decision, n int) ([]Alert, error) {
+	o, err := s.observation(rec, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Alert, 0, n)
+	var raised int
+	err = s.inTx(ctx, func(tx Tx) error {
+		out, raised = out[:0], 0
+		for i := range d.Hits {
+			h := &d.Hits[i]
+			if !s.alerts(h) {
+				continue
+			}
+			a, isNew, err := s.observeHit(ctx, tx, h, d.PolicyRevision, &o)
+			if err != nil {
+				return fmt.Errorf("rule %s: %w", h.Rule, err)
+			}
+			if isNew {
+				raised++
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("observe record %s: %w", o.recordID, err)
+	}
+	if raised > 0 {
+		for _, a := range out {
+			if a.Count == 1 {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "alert raised", slog.Int64("alert", a.ID),
+					slog.String("rule", a.Rule), slog.String("entity", a.Entity.String()),
+					slog.String("severity", string(a.Severity)), slog.String("record", o.recordID))
+			}
+		}
+		if s.kick != nil {
+			s.kick()
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) observation(rec record.Record, d decision.Decision) (observation, error) {
+	o := observation{recordID: rec.ID, at: rec.Time, now: s.now().UTC()}
+	if o.recordID == "" {
+		o.recordID = d.RecordID
+	}
+	if o.at.IsZero() {
+		o.at = d.Time
+	}
+	if o.at.IsZero() {
+		o.at = o.now
+	}
+	o.at = o.at.UTC()
+	fields := rec.Fields
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	var err error
+	if o.fields, err = json.Marshal(fields); err != nil {
+		return o, fmt.Errorf("observe record %s: encode record: %w", o.recordID, err)
+	}
+	if o.decision, err = json.Marshal(d); err != nil {
+		return o, fmt.Errorf("observe record %s: encode decision: %w", o.recordID, err)
+	}
+	return o, nil
+}
+
+// observeHit folds one hit into the unresolved alert with its fingerprint,
+// or raises a new one.
+func (s *Service) observeHit(ctx context.Context, tx Tx, h *decision.Hit, revision string, o *observation) (Alert, bool, error) {
+	entity := decision.Entity{Field: "id", Value: o.recordID}
+	if h.Entity != nil && h.Entity.Value != "" {
+		entity = *h.Entity
+	}
+	fp := Fingerprint(h.Rule, entity)
+	a, found, err := tx.Unresolved(ctx, fp)
+	if err != nil {
+		return Alert{}, false, err
+	}
+	ev := Event{Actor: SystemActor, Time: o.now}
+	if found {
+		a.Count++
+		a.Reason = h.Reason
+		a.LastRecordID = o.recordID
+		if o.at.Before(a.FirstSeen) {
+			a.FirstSeen = o.at
+		}
+		if o.at.After(a.LastSeen) {
+			a.LastSeen = o.at
+		}
+		a.UpdatedAt = o.now
+		if err := tx.Repeat(ctx, &a); err != nil {
+			return Alert{}, false, err
+		}
+		ev.Kind = EventRepeated
+		ev.Data, err = json.Marshal(RepeatData{RecordID: o.recordID, Reason: h.Reason, Count: a.Count})
+	} else {
+		a = Alert{
+			Fingerprint:    fp,
+			Rule:           h.Rule,
+			Title:          h.Title,
+			Severity:       h.Severity,
+			Action:         h.Action,
+			Entity:         entity,
+			Status:         Open,
+			Reason:         h.Reason,
+			LastRecordID:   o.recordID,
+			Count:          1,
+			FirstSeen:      o.at,
+			LastSeen:       o.at,
+			CreatedAt:      o.now,
+			UpdatedAt:      o.now,
+			PolicyRevision: revision,
+		}
+		if a.Title == "" {
+			a.Title = h.Rule
+		}
+		if info, ok := s.ruleInfo(h.Rule); ok {
+			a.Owner, a.Runbook, a.Tags = info.Owner, info.Runbook, info.Tags
+		}
+		if err := tx.Insert(ctx, &a); err != nil {
+			return Alert{}, false, err
+		}
+		ev.Kind = EventRaised
+		ev.Data, err = json.Marshal(a)
+	}
+	if err != nil {
+		return Alert{}, false, fmt.Errorf("encode %s event: %w", ev.Kind, err)
+	}
+	ev.AlertID = a.ID
+	r := AlertRecord{AlertID: a.ID, RecordID: o.recordID, Time: o.at, Fields: o.fields, Decision: o.decision, AddedAt: o.now}
+	if err := tx.AddRecord(ctx, &r); err != nil {
+		return Alert{}, false, err
+	}
+	if a.Count > s.keep {
+		if err := tx.TrimRecords(ctx, a.ID, s.keep); err != nil {
+			return Alert{}, false, err
+		}
+	}
+	if err := tx.AddEvent(ctx, &ev); err != nil {
+		return Alert{}, false, err
+	}
+	return a, !found, nil
+}
+
+// inTx runs fn in a transaction, again from the start when it lost a race
+// to another writer (a store shared by several processes).
+func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
+	var err error
+	for range txAttempts {
+		if err = s.store.InTx(ctx, fn); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// Get returns one alert; ErrNotFound wrapped when there is none.
+func (s *Service) Get(ctx context.Context, id int64) (Alert, error) {
+	return s.store.Get(ctx, id)
+}
+
+// List returns the alerts matching f, newest first.
+func (s *Service) List(ctx context.Context, f Filter) ([]Alert, error) {
+	if f.Status != "" && !f.Status.valid() {
+		return nil, fmt.Errorf("list alerts: %w: status %q: want open, acknowledged or resolved", ErrInvalid, f.Status)
+	}
+	if f.Severity != "" && f.Severity.Rank() < 0 {
+		return nil, fmt.Errorf("list alerts: %w: severity %q: want low, medium, high or critical", ErrInvalid, f.Severity)
+	}
+	if f.Limit < 0 || f.Before < 0 {
+		return nil, fmt.Errorf("list alerts: %w: limit and before must not be negative", ErrInvalid)
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultLimit
+	}
+	f.Limit = min(f.Limit, MaxLimit)
+	f.Entity = strings.TrimSpace(f.Entity)
+	return s.store.List(ctx, f)
+}
+
+// Records returns the records (and decisions) kept for an alert, oldest first.
+func (s *Service) Records(ctx context.Context, id int64) ([]AlertRecord, error) {
+	rs, err := s.store.Records(ctx, id)
+	if err == nil && len(rs) == 0 {
+		_, err = s.store.Get(ctx, id) // tell an unknown alert from an empty list
+	}
+	return rs, err
+}
+
+// Events returns an alert's audit trail, oldest first.
+func (s *Service) Events(ctx context.Context, id int64) ([]Event, error) {
+	es, err := s.store.Events(ctx, id)
+	if err == nil && len(es) == 0 {
+		_, err = s.store.Get(ctx, id)
+	}
+	return es, err
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-risk/vigil/runner/alert"
+	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
+	"github.com/vigil-risk/vigil/runner/buildinfo"
+	"github.com/vigil-risk/vigil/runner/config"
+	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/receiver"
+	"github.com/vigil-risk/vigil/runner/notify/webhook"
+	"github.com/vigil-risk/vigil/runner/pipeline"
+	"github.com/vigil-risk/vigil/runner/policy"
+	"github.com/vigil-risk/vigil/runner/record"
+	"github.com/vigil-risk/vigil/runner/sqldb"
+)
+
+// app is a runner assembled from its configuration: the policy engine, the
+// store, alerts, notifications and the pipeline over them.
+type app struct {
+	cfg        config.Config
+	log        *slog.Logger
+	info       buildinfo.Info
+	engine     *policy.Engine
+	db         *sql.DB
+	alerts     *alert.Service
+	dispatcher *notify.Dispatcher
+	pipe       *pipeline.Pipeline
+	registry   *prometheus.Registry
+	closers    []func() error
+}
+
+// appParts says which parts a command needs.
+type appParts struct {
+	alerts    bool // open the store and raise alerts
+	notify    bool // deliver notifications (only `vigil run`)
+	decisions pipeline.DecisionWriter
+	onAlerts  func([]alert.Alert)
+}
+
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, info: buildinfo.Read(), registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.engine, err = policy.NewEngine(ctx, cfg.Policies.Path, log, policy.WithRunnerVersion(a.info.Version))
+	if err != nil {
+		return nil, fmt.Errorf("policies %s: %w", cfg.Policies.Path, oneLine(err))
+	}
+	opts := pipeline.Options{
+		Env:           cfg.Env,
+		RunnerVersion: a.info.Version,
+		Record:        recordOptions(cfg.Record),
+		Decisions:     parts.decisions,
+		OnAlerts:      parts.onAlerts,
+		Metrics:       pipeline.NewMetrics(a.registry),
+		Log:           log,
+	}
+	dl, err := pipeline.OpenJSONL(cfg.DeadLetter.Path)
+	if err != nil {
+		return nil, fmt.Errorf("dead_letter.path: %w", err)
+	}
+	if dl != nil {
+		a.closers = append(a.closers, dl.Close)
+		opts.DeadLetters = pipeline.DeadLetterLog{JSONL: dl}
+	}
+
+	if parts.alerts {
+		if a.db, err = sqldb.Open(ctx, cfg.Store.Path); err != nil {
+			return nil, fmt.Errorf("store.path: %w", err)
+		}
+		a.closers = append(a.closers, a.db.Close)
+		store, err := alertsqlite.New(ctx, a.db)
+		if err != nil {
+			return nil, fmt.Errorf("alert store: %w", err)
+		}
+		if parts.notify {
+			if a.dispatcher, err = a.newDispatcher(ctx); err != nil {
+				return nil, err
+			}
+		}
+		min, _ := decision.ParseSeverity(cfg.Alerts.MinSeverity) // validated with the config
+		aopts := alert.Options{MinSeverity: min, Logger: log, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo}
+		if a.dispatcher != nil {
+			aopts.Kick = a.dispatcher.Kick
+		}
+		if a.alerts, err = alert.NewService(store, aopts); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		opts.Alerts = a.alerts
+	}
+	if a.pipe, err = pipeline.New(a.engine, opts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) newDispatcher(ctx context.Context) (*notify.Dispatcher, error) {
+	var cfgs []receiver.Config
+	for _, r := range a.cfg.Notify.Receivers {
+		rc := receiver.Config{Name: r.Name, Type: r.Type}
+		if r.Type == "webhook" {
+			secret, err := r.Secret(os.Getenv)
+			if err != nil {
+				return nil, fmt.Errorf("notify.receivers: %w", err)
+			}
+			rc.Webhook = &webhook.Config{URL: r.URL, Secret: secret, Timeout: r.Timeout, Headers: r.Headers}
+		}
+		cfgs = append(cfgs, rc)
+	}
+	recv, err := receiver.Build(cfgs, receiver.Options{Logger: a.log, LinkBase: a.cfg.Notify.LinkBase})
+	if err != nil {
+		return nil, fmt.Errorf("notify.receivers: %w", err)
+	}
+	return notify.NewDispatcher(ctx, a.db, recv, notify.Options{
+		PollInterval: a.cfg.Notify.PollInterval,
+		Backoff:      notify.Backoff{Base: a.cfg.Notify.BackoffBase, Max: a.cfg.Notify.BackoffMax, MaxAttempts: a.cfg.Notify.MaxAttempts},
+		Logger:       a.log,
+	})
+}
+
+// ruleInfo gives alerts the owner, runbook and tags of the rule that raised them.
+func (a *app) ruleInfo(name string) (alert.RuleInfo, bool) {
+	r, ok := a.engine.Current().Rule(name)
+	if !ok {
+		return alert.RuleInfo{}, false
+	}
+	return alert.RuleInfo{Owner: r.Owner, Runbook: r.Runbook, Tags: r.Tags}, true
+}
+
+// Close releases what the app opened, last opened first.
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+func recordOptions(c config.RecordConfig) record.Options {
+	return record.Options{Unknown: record.Unknown(c.UnknownFields), Rename: c.Rename, Defaults: c.Defaults}
+}
+
+// oneLine keeps a multi-problem policy error on one line for the terminal;
+// `vigil test` lists them one per line instead.
+func oneLine(err error) error {
+	var errs policy.Errors
+	if errors.As(err, &errs) {
+		return errors.New(errs.OneLine())
+	}
+	return err
+}

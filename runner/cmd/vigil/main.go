@@ -1,0 +1,39 @@
+// Command vigil is the Vigil runner and its tools: run the pipeline, replay
+// files, test the policies, handle alerts.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the CLI and returns the exit code. Every failure is one line
+// on stderr: "vigil: <what went wrong>".
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if e, ok := err.(exitError); ok {
+			return e.code
+		}
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// exitError ends the command with a code after the command printed its own report.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vigil-risk/vigil/runner/config"
+)
+
+// cli holds what every command shares: the streams and the config flags.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	configFiles []string
+	sets        []string
+	environ     []string // nil: the process environment (tests inject their own)
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "vigil",
+		Short: "Real-time risk control with rules as code",
+		Long: `Vigil decides every record (allow, review, block) with Rego rules, raises and
+delivers alerts, and lets people handle them.
+
+Configuration layers: built-in defaults < --config files < VIGIL_* environment
+(VIGIL_SERVER__ADDR sets server.addr) < --set key=value < command flags.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringArrayVarP(&c.configFiles, "config", "c", nil, "YAML config file (repeatable; later files win)")
+	pf.StringArrayVar(&c.sets, "set", nil, "set a config key, e.g. --set server.addr=127.0.0.1:9090 (repeatable)")
+	root.AddCommand(
+		c.runCmd(),
+		c.replayCmd(),
+		c.testCmd(),
+		c.alertsCmd(),
+		c.configCmd(),
+		c.demoCmd(),
+		c.benchCmd(),
+		c.versionCmd(),
+	)
+	return root
+}
+
+// shortcut maps a command flag to the config key it sets.
+type shortcut struct{ flag, key string }
+
+// loadConfig builds the configuration from the layers and the shortcut flags
+// that were given on the command line.
+func (c *cli) loadConfig(fs *pflag.FlagSet, shortcuts ...shortcut) (config.Config, error) {
+	flags := map[string]string{}
+	for _, s := range shortcuts {
+		if f := fs.Lookup(s.flag); f != nil && f.Changed {
+			flags[s.key] = f.Value.String()
+		}
+	}
+	return config.Load(config.Sources{Files: c.configFiles, Set: c.sets, Flags: flags, Environ: c.environ})
+}
+
+// logger builds the runner's logger from the config.
+func (c *cli) logger(cfg config.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(c.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, opts))
+}
