@@ -16,19 +16,19 @@ import (
 
 // Rule is one risk rule: a package risk.rules.<name> and its METADATA.
 type Rule struct {
-	Name        string // last package segment: card_testing
-	Package     string // risk.rules.card_testing
-	Title       string
-	Description string
-	Severity    decision.Severity
-	Action      decision.Action
-	Mode        decision.Mode
-	Entity      string // the record field an alert is about
-	Owner       string
-	Tags        []string
-	Runbook     string
-	File        string // where the package's METADATA is, for messages
-	Line        int
+	Name        string            `json:"name"`    // last package segment: card_testing
+	Package     string            `json:"package"` // risk.rules.card_testing
+	Title       string            `json:"title"`
+	Description string            `json:"description,omitempty"`
+	Severity    decision.Severity `json:"severity"`
+	Action      decision.Action   `json:"action"`
+	Mode        decision.Mode     `json:"mode"`
+	Entity      string            `json:"entity"` // the record field an alert is about
+	Owner       string            `json:"owner"`
+	Tags        []string          `json:"tags,omitempty"`
+	Runbook     string            `json:"runbook,omitempty"`
+	File        string            `json:"file"` // where the package's METADATA is, for messages
+	Line        int               `json:"line"`
 }
 
 // rulesRoot is where rule packages live; data.risk.rules[name].hit is a hit.

@@ -46,10 +46,11 @@ type appParts struct {
 	notify    bool // deliver notifications (only `vigil run`)
 	decisions pipeline.DecisionWriter
 	onAlerts  func([]alert.Alert)
+	getenv    func(string) string // resolves secret_env; os.Getenv when nil
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, info: buildinfo.Read(), registry: prometheus.NewRegistry()}
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, info: buildinfo.Read(), registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -89,7 +90,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 			return nil, fmt.Errorf("alert store: %w", err)
 		}
 		if parts.notify {
-			if a.dispatcher, err = a.newDispatcher(ctx); err != nil {
+			getenv := parts.getenv
+			if getenv == nil {
+				getenv = os.Getenv
+			}
+			if a.dispatcher, err = a.newDispatcher(ctx, getenv); err != nil {
 				return nil, err
 			}
 		}
@@ -109,12 +114,12 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 	return a, nil
 }
 
-func (a *app) newDispatcher(ctx context.Context) (*notify.Dispatcher, error) {
+func (a *app) newDispatcher(ctx context.Context, getenv func(string) string) (*notify.Dispatcher, error) {
 	var cfgs []receiver.Config
 	for _, r := range a.cfg.Notify.Receivers {
 		rc := receiver.Config{Name: r.Name, Type: r.Type}
 		if r.Type == "webhook" {
-			secret, err := r.Secret(os.Getenv)
+			secret, err := r.Secret(getenv)
 			if err != nil {
 				return nil, fmt.Errorf("notify.receivers: %w", err)
 			}

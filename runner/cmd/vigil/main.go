@@ -13,15 +13,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := execute(ctx, os.Args[1:], nil, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // execute runs the CLI and returns the exit code. Every failure is one line
-// on stderr: "vigil: <what went wrong>".
-func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRoot(stdin, stdout, stderr)
+// on stderr: "vigil: <what went wrong>". environ is the environment the
+// configuration reads (nil: the process's).
+func execute(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr, environ)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		if e, ok := err.(exitError); ok {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"log/slog"
 	"strings"
 
@@ -21,8 +22,8 @@ type cli struct {
 	environ     []string // nil: the process environment (tests inject their own)
 }
 
-func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+func newRoot(stdin io.Reader, stdout, stderr io.Writer, environ []string) *cobra.Command {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}
 	root := &cobra.Command{
 		Use:   "vigil",
 		Short: "Real-time risk control with rules as code",
@@ -77,4 +78,17 @@ func (c *cli) logger(cfg config.LogConfig) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(c.stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(c.stderr, opts))
+}
+
+// getenv reads the environment the CLI was given.
+func (c *cli) getenv(key string) string {
+	if c.environ == nil {
+		return os.Getenv(key)
+	}
+	for _, kv := range c.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }

@@ -71,7 +71,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 		dw = pipeline.LogLines{Log: log, HitsOnly: cfg.Log.Decisions == "hits", Next: dw}
 	}
 
-	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: dw})
+	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: dw, getenv: c.getenv})
 	if err != nil {
 		return err
 	}
