@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 // in which a share of records carries a known fraud pattern, so that a new
 // user sees decisions and alerts within seconds of `make run`.
 type Demo struct {
-	Rate       float64 // records per second
+	Rate       float64 // records per second; 0 = as fast as the handler takes them
 	FraudRate  float64 // share of records with an injected pattern
 	Seed       int64
 	Count      int // stop after this many records; 0 = until the context ends
@@ -24,32 +26,59 @@ type Demo struct {
 func (d *Demo) Name() string { return "demo" }
 
 func (d *Demo) Run(ctx context.Context, h Handler) error {
+	if err := d.Normalizer.check(d.Name()); err != nil {
+		return err
+	}
 	gen := NewGenerator(d.Seed, d.FraudRate)
 	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / d.Rate))
-	defer tick.Stop()
+	var tick <-chan time.Time
+	if every := d.interval(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for i := 0; d.Count == 0 || i < d.Count; i++ {
+		if i > 0 && tick != nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick:
+			}
+		} else if err := ctx.Err(); err != nil {
+			return err
+		}
 		raw := gen.Next(now())
-		norm := d.Normalizer()
-		rec, errs := norm.Normalize(raw)
+		// The normaliser is asked per record: the demo follows a policy
+		// reload that changes the schema at once.
+		rec, errs := d.Normalizer().Normalize(raw)
 		pos := record.Position{Source: d.Name(), Index: i}
 		if len(errs) > 0 {
-			if err := h.DeadLetter(ctx, &record.DeadLetter{Position: pos, Errors: errs}); err != nil {
+			// Only a generator out of step with the schema gets here.
+			text, _ := json.Marshal(raw)
+			if err := h.DeadLetter(ctx, &record.DeadLetter{Position: pos, Errors: errs, Raw: string(text)}); err != nil {
 				return err
 			}
 		} else if err := h.Record(ctx, rec, pos); err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
 	}
 	return nil
+}
+
+// interval is the time between two records, 0 when they are not paced (a
+// rate of 0, or too high for a ticker).
+func (d *Demo) interval() time.Duration {
+	if !(d.Rate > 0) || math.IsInf(d.Rate, 1) {
+		return 0
+	}
+	ns := float64(time.Second) / d.Rate
+	if ns >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
 }
 
 // Generator makes demo records. The same seed gives the same sequence.
@@ -72,11 +101,18 @@ var (
 
 // Next returns one raw record (as it would arrive over the wire) at time t.
 func (g *Generator) Next(t time.Time) map[string]any {
+	rec, _ := g.NextLabelled(t)
+	return rec
+}
+
+// NextLabelled is Next that also names the fraud pattern injected into the
+// record ("" for a clean one): the ground truth of a demo stream.
+func (g *Generator) NextLabelled(t time.Time) (rec map[string]any, pattern string) {
 	g.n++
 	r := g.rng
 	cust := r.IntN(400)
 	country := demoCountries[cust%len(demoCountries)]
-	rec := map[string]any{
+	rec = map[string]any{
 		"id":          fmt.Sprintf("demo-%08d", g.n),
 		"ts":          t.UTC().Format(time.RFC3339Nano),
 		"customer_id": fmt.Sprintf("cust-%04d", cust),
@@ -110,18 +146,37 @@ func (g *Generator) Next(t time.Time) map[string]any {
 		rec["new_destination"] = false
 	}
 	if r.Float64() < g.fraudRate {
-		g.inject(rec, t)
+		pattern = g.inject(rec, t)
 	}
-	return rec
+	return rec, pattern
+}
+
+// Fields that belong to one record type only; a pattern that changes the
+// type drops those of the others.
+var (
+	paymentFields    = []string{"card_id", "card_country", "merchant_country", "mcc", "channel", "account_created_at"}
+	loginFields      = []string{"success", "failed_attempts", "billing_country"}
+	withdrawalFields = []string{"destination_account", "new_destination"}
+	moneyFields      = []string{"amount", "currency"}
+)
+
+func deleteAll(rec map[string]any, lists ...[]string) {
+	for _, keys := range lists {
+		for _, k := range keys {
+			delete(rec, k)
+		}
+	}
 }
 
 // inject turns a record into one of the fraud patterns the starter pack
-// catches. A few fixed fraudsters repeat, so alerts also show deduplication.
-func (g *Generator) inject(rec map[string]any, t time.Time) {
+// catches and returns the pattern's name. A few fixed fraudsters repeat, so
+// alerts also show deduplication.
+func (g *Generator) inject(rec map[string]any, t time.Time) string {
 	r := g.rng
 	fraudster := fmt.Sprintf("cust-9%03d", r.IntN(5))
 	rec["customer_id"], rec["account_id"] = fraudster, "acct-"+fraudster[5:]
 	payment := func() {
+		deleteAll(rec, loginFields, withdrawalFields)
 		rec["type"] = "payment"
 		rec["card_id"] = "card-" + fraudster[5:]
 		rec["card_country"] = "DE"
@@ -132,54 +187,58 @@ func (g *Generator) inject(rec map[string]any, t time.Time) {
 		rec["channel"] = "ecom"
 		rec["amount"] = float64(2000+r.IntN(8000)) / 100
 		rec["account_created_at"] = t.AddDate(-1, 0, 0).UTC().Format(time.RFC3339)
-		delete(rec, "success")
-		delete(rec, "failed_attempts")
-		delete(rec, "destination_account")
-		delete(rec, "new_destination")
+	}
+	withdrawal := func(amount float64, destination string, isNew bool) {
+		deleteAll(rec, paymentFields, loginFields)
+		rec["type"] = "withdrawal"
+		rec["amount"] = amount
+		rec["currency"] = "EUR"
+		rec["destination_account"] = destination
+		rec["new_destination"] = isNew
 	}
 	switch r.IntN(10) {
-	case 0: // a card reported stolen
+	case 0:
 		payment()
-		rec["card_id"] = "ctok_7Hq2Lm9Xb4"
+		rec["card_id"] = "ctok_7Hq2Lm9Xb4" // on the blocked-card list
+		return "stolen_card"
 	case 1: // card-not-present payment from another country than the card's
 		payment()
 		rec["ip_country"] = "BR"
+		return "foreign_ip"
 	case 2: // gambling merchant, sizeable amount
 		payment()
 		rec["mcc"] = "7995"
 		rec["amount"] = float64(80000+r.IntN(40000)) / 100
+		return "gambling"
 	case 3: // brand-new account spending big
 		payment()
 		rec["account_created_at"] = t.Add(-36 * time.Hour).UTC().Format(time.RFC3339)
 		rec["amount"] = float64(150000+r.IntN(100000)) / 100
-	case 4: // very large payment
+		return "new_account"
+	case 4:
 		payment()
 		rec["amount"] = float64(700000+r.IntN(300000)) / 100
+		return "large_payment"
 	case 5: // throwaway e-mail address
 		payment()
 		rec["email"] = fraudster + "@mailinator.com"
+		return "disposable_email"
 	case 6: // traffic from a sanctioned country
 		payment()
 		rec["ip_country"] = "IR"
-	case 7: // credential stuffing
+		return "sanctioned_country"
+	case 7:
+		deleteAll(rec, paymentFields, withdrawalFields, moneyFields)
 		rec["type"] = "login"
 		rec["success"] = false
 		rec["failed_attempts"] = float64(12 + r.IntN(20))
-		rec["ip"] = fmt.Sprintf("203.0.113.%d", 1+r.IntN(250))
-		delete(rec, "card_id")
-		delete(rec, "amount")
-		delete(rec, "currency")
+		rec["ip"] = fmt.Sprintf("203.0.113.%d", 1+r.IntN(250)) // a blocked range
+		return "credential_stuffing"
 	case 8: // cash-out to a new destination
-		rec["type"] = "withdrawal"
-		rec["amount"] = float64(400000+r.IntN(200000)) / 100
-		rec["currency"] = "EUR"
-		rec["destination_account"] = fmt.Sprintf("LT12%016d", r.IntN(1e9))
-		rec["new_destination"] = true
-		for _, k := range []string{"card_id", "card_country", "merchant_country", "mcc", "channel", "success", "failed_attempts"} {
-			delete(rec, k)
-		}
-	default: // just below the reporting threshold (a shadow rule)
-		payment()
-		rec["amount"] = float64(950000+r.IntN(40000)) / 100
+		withdrawal(float64(400000+r.IntN(200000))/100, fmt.Sprintf("LT12%016d", r.IntN(1e9)), true)
+		return "cash_out"
+	default: // a withdrawal within 10% below the EUR 10,000 reporting threshold (a shadow rule)
+		withdrawal(float64(900000+r.IntN(99000))/100, "DE89"+fmt.Sprintf("%018d", r.IntN(400)), false)
+		return "structuring"
 	}
 }

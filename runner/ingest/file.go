@@ -29,6 +29,9 @@ type File struct {
 func (f *File) Name() string { return "file:" + f.Path }
 
 func (f *File) Run(ctx context.Context, h Handler) error {
+	if err := f.Normalizer.check(f.Name()); err != nil {
+		return err
+	}
 	format := f.Format
 	if format == "" || format == record.FormatAuto {
 		format = record.FormatFor(f.Path)
@@ -58,18 +61,32 @@ func (f *File) Run(ctx context.Context, h Handler) error {
 		if err != nil {
 			return err
 		}
-		err = drain(ctx, record.NewReader(t, format, f.Name(), f.Normalizer(), f.Options...), h)
+		err = f.follow(ctx, t, format, h, log)
 		t.Close()
-		switch {
-		case errors.Is(err, io.EOF) && t.rotated:
-			log.Info("followed file rotated; reading the new one from the start", "path", f.Path)
-		case err != nil && !errors.Is(err, io.EOF):
+		if err != nil {
 			return err
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+	}
+}
+
+// follow reads one incarnation of the followed file until it is rotated or
+// truncated (nil: open the next one) or reading must stop (the error).
+func (f *File) follow(ctx context.Context, t *tail, format record.Format, h Handler, log *slog.Logger) error {
+	err := drain(ctx, record.NewReader(t, format, f.Name(), f.Normalizer(), f.Options...), h)
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	if !t.rotated {
+		// The reader gave up on this file before its end (a JSON document
+		// broke: nothing after the break can be trusted). Reading it again
+		// from the start would repeat every record, so wait for the next file.
+		log.Warn("rest of the followed file cannot be read; waiting for it to be rotated", "path", f.Path)
+		if _, err := io.Copy(io.Discard, t); err != nil {
+			return err
 		}
 	}
+	log.Info("followed file rotated or truncated; reading the new one from the start", "path", f.Path)
+	return nil
 }
 
 // tail is an io.Reader over a growing file. At the end of the data it waits
@@ -161,6 +178,9 @@ type Reader struct {
 func (r *Reader) Name() string { return r.SourceName }
 
 func (r *Reader) Run(ctx context.Context, h Handler) error {
+	if err := r.Normalizer.check(r.Name()); err != nil {
+		return err
+	}
 	err := drain(ctx, record.NewReader(r.R, r.Format, r.SourceName, r.Normalizer(), r.Options...), h)
 	if errors.Is(err, io.EOF) {
 		return nil

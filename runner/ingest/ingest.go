@@ -6,6 +6,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/vigil-risk/vigil/runner/record"
 )
@@ -27,6 +28,15 @@ type Source interface {
 // NormalizerFunc returns the normaliser to use for the next input opened; it
 // follows policy reloads, which may change the schema.
 type NormalizerFunc func() *record.Normalizer
+
+// check tells a source built without a normaliser from one that can run:
+// the mistake is the caller's, and a panic per record would hide it.
+func (fn NormalizerFunc) check(source string) error {
+	if fn == nil {
+		return fmt.Errorf("%s: no Normalizer set", source)
+	}
+	return nil
+}
 
 // drain reads every record of r into h.
 func drain(ctx context.Context, r *record.Reader, h Handler) error {

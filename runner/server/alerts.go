@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -66,32 +67,47 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"alert": a, "records": recs, "events": events})
 }
 
-// actionBody is the body of ack and resolve. The actor may also come from the
-// X-Vigil-Actor header.
-type actionBody struct {
+// ackBody and resolveBody are the bodies of ack and resolve; unknown fields
+// are refused. The actor may come from the X-Vigil-Actor header instead.
+type ackBody struct {
+	Actor   string `json:"actor"`
+	Comment string `json:"comment"`
+}
+
+type resolveBody struct {
 	Actor      string `json:"actor"`
 	Comment    string `json:"comment"`
 	Resolution string `json:"resolution"`
 }
 
-func (s *Server) readAction(w http.ResponseWriter, r *http.Request) (actionBody, bool) {
-	var b actionBody
+// readAction decodes the optional JSON body of a lifecycle request into v.
+func (s *Server) readAction(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, ok := s.readBody(w, r)
 	if !ok {
-		return b, false
+		return false
 	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			writeError(w, http.StatusBadRequest, "body: "+err.Error(), nil)
-			return b, false
-		}
+	if firstByte(body) == 0 {
+		return true
 	}
-	if b.Actor == "" {
-		b.Actor = r.Header.Get("X-Vigil-Actor")
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		err = errors.New("unexpected data after the JSON object")
 	}
-	return b, true
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "body: "+err.Error(), nil)
+		return false
+	}
+	return true
+}
+
+// actor is who makes a change: the body's actor, else the X-Vigil-Actor header.
+func actor(r *http.Request, fromBody string) string {
+	if strings.TrimSpace(fromBody) != "" {
+		return fromBody
+	}
+	return r.Header.Get("X-Vigil-Actor")
 }
 
 func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request) {
@@ -99,11 +115,11 @@ func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, ok := s.readAction(w, r)
-	if !ok {
+	var b ackBody
+	if !s.readAction(w, r, &b) {
 		return
 	}
-	a, err := s.opts.Alerts.Ack(r.Context(), id, b.Actor, b.Comment)
+	a, err := s.opts.Alerts.Ack(r.Context(), id, actor(r, b.Actor), b.Comment)
 	if err != nil {
 		s.alertError(w, err)
 		return
@@ -116,11 +132,11 @@ func (s *Server) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, ok := s.readAction(w, r)
-	if !ok {
+	var b resolveBody
+	if !s.readAction(w, r, &b) {
 		return
 	}
-	a, err := s.opts.Alerts.Resolve(r.Context(), id, b.Actor, alert.Resolution(b.Resolution), b.Comment)
+	a, err := s.opts.Alerts.Resolve(r.Context(), id, actor(r, b.Actor), alert.Resolution(b.Resolution), b.Comment)
 	if err != nil {
 		s.alertError(w, err)
 		return

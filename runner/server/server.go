@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -100,20 +99,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string, details any) {
 	writeJSON(w, status, apiError{Error: msg, Errors: details})
-}
-
-// readBody reads a request body up to the limit; a larger body is a 413.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	buf, err := readAll(body, r.ContentLength)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+itoa(tooBig.Limit)+" bytes (server.max_body_bytes)", nil)
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error(), nil)
-		return nil, false
-	}
-	return buf, true
 }
