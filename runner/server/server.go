@@ -18,7 +18,7 @@ import (
 
 // Options configure the API.
 type Options struct {
-	MaxBodyBytes int64
+	MaxBodyBytes int64                       // larger request bodies are a 413 (server.max_body_bytes)
 	Alerts       *alert.Service              // nil: the alert endpoints answer 404
 	Gatherer     prometheus.Gatherer         // nil: no /metrics
 	Ready        func(context.Context) error // extra readiness check (the store); nil: always ready once built
@@ -33,6 +33,7 @@ type Server struct {
 	log  *slog.Logger
 }
 
+// New serves pipeline p. A MaxBodyBytes of zero means 1 MiB.
 func New(p *pipeline.Pipeline, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
