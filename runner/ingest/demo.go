@@ -238,7 +238,7 @@ func (g *Generator) inject(rec map[string]any, t time.Time) string {
 		withdrawal(float64(400000+r.IntN(200000))/100, fmt.Sprintf("LT12%016d", r.IntN(1e9)), true)
 		return "cash_out"
 	default: // a withdrawal within 10% below the EUR 10,000 reporting threshold (a shadow rule)
-		withdrawal(float64(900000+r.IntN(99000))/100, "DE89"+fmt.Sprintf("%018d", r.IntN(400)), false)
+		withdrawal(float64(900000+r.IntN(99000))/100, fmt.Sprintf("DE89%018d", r.IntN(400)), false)
 		return "structuring"
 	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -181,7 +182,8 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 	if err := r.Normalizer.check(r.Name()); err != nil {
 		return err
 	}
-	err := drain(ctx, record.NewReader(r.R, r.Format, r.SourceName, r.Normalizer(), r.Options...), h)
+	format := cmp.Or(r.Format, record.FormatAuto)
+	err := drain(ctx, record.NewReader(r.R, format, r.SourceName, r.Normalizer(), r.Options...), h)
 	if errors.Is(err, io.EOF) {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/vigil-risk/vigil/runner/decision"
@@ -16,7 +17,8 @@ type LogLines struct {
 }
 
 func (l LogLines) WriteDecision(d *decision.Decision) error {
-	if !l.HitsOnly || len(d.Hits)+len(d.ShadowHits) > 0 {
+	// Enabled first: the attributes are built only for a line that is written.
+	if (!l.HitsOnly || len(d.Hits)+len(d.ShadowHits) > 0) && l.Log != nil && l.Log.Enabled(context.Background(), slog.LevelInfo) {
 		rules := make([]string, 0, len(d.Hits))
 		for _, h := range d.Hits {
 			rules = append(rules, h.Rule)

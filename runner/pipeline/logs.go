@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,17 +18,33 @@ import (
 
 // JSONL appends one JSON document per line to a file or a stream. Writes are
 // buffered and flushed within flushEvery, so a tail of the log is never far
-// behind, without a syscall per record. Safe for concurrent use.
+// behind, without a syscall per record. Safe for concurrent use: values are
+// encoded outside the lock, which guards only the copy into the buffer.
 type JSONL struct {
 	mu      sync.Mutex
 	w       *bufio.Writer
 	closer  io.Closer
-	enc     *json.Encoder
 	pending *time.Timer // armed while unflushed data waits
-	err     error       // first error of a background flush
+	closed  bool
+	err     error     // first error of a background flush
+	lines   sync.Pool // *lineBuffer
 }
 
-const flushEvery = 200 * time.Millisecond
+// lineBuffer encodes one value; pooled, so that a line costs no allocation
+// beyond what encoding/json needs.
+type lineBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+const (
+	flushEvery = 200 * time.Millisecond
+	// maxPooledLine keeps a rare huge line from pinning its buffer.
+	maxPooledLine = 64 << 10
+)
+
+// ErrClosed is returned by a write to a closed JSONL.
+var ErrClosed = errors.New("jsonl: write after close")
 
 // OpenJSONL opens path for appending ("-" is stdout, "stderr" is stderr) and
 // creates its directory. An empty path gives a nil *JSONL, which discards.
@@ -51,10 +69,14 @@ func OpenJSONL(path string) (*JSONL, error) {
 
 // NewJSONL writes to w; closer (may be nil) is closed by Close.
 func NewJSONL(w io.Writer, closer io.Closer) *JSONL {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &JSONL{w: bw, closer: closer, enc: enc}
+	l := &JSONL{w: bufio.NewWriterSize(w, 64<<10), closer: closer}
+	l.lines.New = func() any {
+		lb := &lineBuffer{}
+		lb.enc = json.NewEncoder(&lb.buf)
+		lb.enc.SetEscapeHTML(false)
+		return lb
+	}
+	return l
 }
 
 // Write encodes v as one line.
@@ -62,12 +84,25 @@ func (l *JSONL) Write(v any) error {
 	if l == nil {
 		return nil
 	}
+	lb := l.lines.Get().(*lineBuffer)
+	defer func() {
+		if lb.buf.Cap() <= maxPooledLine {
+			l.lines.Put(lb)
+		}
+	}()
+	lb.buf.Reset()
+	if err := lb.enc.Encode(v); err != nil {
+		return fmt.Errorf("jsonl: encode %T: %w", v, err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err != nil {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.err != nil:
 		return l.err
 	}
-	if err := l.enc.Encode(v); err != nil {
+	if _, err := l.w.Write(lb.buf.Bytes()); err != nil {
 		return err
 	}
 	if l.pending == nil {
@@ -80,6 +115,9 @@ func (l *JSONL) flushLater() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pending = nil
+	if l.closed { // Close flushed already; its timer fired while it waited for the lock
+		return
+	}
 	if err := l.w.Flush(); err != nil && l.err == nil {
 		l.err = err
 	}
@@ -92,16 +130,24 @@ func (l *JSONL) Flush() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
 	return l.w.Flush()
 }
 
-// Close flushes and closes the underlying file.
+// Close flushes and closes the underlying file. Later writes fail with
+// ErrClosed; a second Close does nothing.
 func (l *JSONL) Close() error {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	if l.pending != nil {
 		l.pending.Stop()
 		l.pending = nil

@@ -5,12 +5,15 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/decision"
@@ -119,7 +122,7 @@ func (p *Pipeline) DecideWithContext(ctx context.Context, rec record.Record, sou
 		p.opts.Metrics.evalError()
 		return d, &EvalError{Err: err}
 	}
-	d.RunnerVersion = p.opts.RunnerVersion
+	d.RunnerVersion = cmp.Or(p.opts.RunnerVersion, d.RunnerVersion) // else the engine's own
 	d.Source = source
 	p.opts.Metrics.decided(source, &d)
 	if p.opts.Decisions != nil {
@@ -182,8 +185,11 @@ func (h *handler) Record(ctx context.Context, rec record.Record, pos record.Posi
 	d, err := h.p.Decide(context.WithoutCancel(ctx), rec, h.source)
 	var evalErr *EvalError
 	if errors.As(err, &evalErr) {
-		// One record the rules cannot judge must not stop the stream.
-		return h.p.DeadLetter(ctx, &record.DeadLetter{Position: pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}})
+		// One record the rules cannot judge must not stop the stream. Its
+		// normalised fields are kept, so that it can be replayed once the
+		// rule is fixed.
+		raw, _ := json.Marshal(rec.Fields)
+		return h.p.DeadLetter(ctx, &record.DeadLetter{Position: pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}, Raw: rawText(raw)})
 	}
 	if err != nil {
 		return err
@@ -199,3 +205,16 @@ func (h *handler) DeadLetter(ctx context.Context, dl *record.DeadLetter) error {
 }
 
 var _ ingest.Handler = (*handler)(nil)
+
+// rawText bounds a dead letter's copy of its record as the record stage
+// does: at most record.MaxRawBytes, cut on a UTF-8 character boundary.
+func rawText(b []byte) string {
+	if len(b) > record.MaxRawBytes {
+		cut := record.MaxRawBytes
+		for cut > 0 && !utf8.RuneStart(b[cut]) {
+			cut--
+		}
+		b = b[:cut]
+	}
+	return string(b)
+}
