@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -127,16 +126,16 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	return out, nil
 }
 
-// WriteTable prints the results with the ratio of each row to stock OPA.
+// WriteTable prints the results, one row per workload.
 func WriteTable(w io.Writer, results []Result, o Options) {
-	fmt.Fprintf(w, "%d records × %d runs, GOMAXPROCS=%d, one goroutine; median [min–max]\n\n", results[0].Records, max(o.Runs, 1), runtime.GOMAXPROCS(0))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\trecords/s\tµs/record\tspread µs\tallocs/record\tB/record\t")
+	fmt.Fprintf(w, "%d records × %d runs, GOMAXPROCS=%d, one goroutine; median and [min–max] over the runs\n\n", results[0].Records, max(o.Runs, 1), runtime.GOMAXPROCS(0))
+	const row = "%-50s %10s %10s %14s %8s %9s\n"
+	fmt.Fprintf(w, row, "workload", "records/s", "µs/record", "[min–max] µs", "allocs", "B/record")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f–%.1f\t%.0f\t%.0f\t\n", r.Name, r.PerSecond(), r.MicrosPerRecord(),
-			float64(r.Min.Microseconds())/float64(r.Records), float64(r.Max.Microseconds())/float64(r.Records), r.AllocsPerRec, r.BytesPerRec)
+		spread := fmt.Sprintf("[%.1f–%.1f]", float64(r.Min.Microseconds())/float64(r.Records), float64(r.Max.Microseconds())/float64(r.Records))
+		fmt.Fprintf(w, row, r.Name, fmt.Sprintf("%.0f", r.PerSecond()), fmt.Sprintf("%.1f", r.MicrosPerRecord()), spread,
+			fmt.Sprintf("%.0f", r.AllocsPerRec), fmt.Sprintf("%.0f", r.BytesPerRec))
 	}
-	tw.Flush()
 }
 
 func decodeOnly(lines [][]byte) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -129,7 +130,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	sources, err := c.sources(cfg, a.pipe)
+	sources, err := c.sources(cfg, a.pipe, log)
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 }
 
 // sources builds the configured record sources, plus the demo stream.
-func (c *cli) sources(cfg config.Config, p *pipeline.Pipeline) ([]ingest.Source, error) {
+func (c *cli) sources(cfg config.Config, p *pipeline.Pipeline, log *slog.Logger) ([]ingest.Source, error) {
 	norm := p.Normalizer
 	opts := []record.ReaderOption{record.WithMaxLineBytes(cfg.Record.MaxLineBytes)}
 	var out []ingest.Source
@@ -184,7 +185,7 @@ func (c *cli) sources(cfg config.Config, p *pipeline.Pipeline) ([]ingest.Source,
 		}
 		switch s.Type {
 		case "file":
-			out = append(out, &ingest.File{Path: s.Path, Format: format, Follow: s.Follow, Normalizer: norm, Options: opts})
+			out = append(out, &ingest.File{Path: s.Path, Format: format, Follow: s.Follow, Normalizer: norm, Options: opts, Log: log})
 		case "stdin":
 			out = append(out, &ingest.Reader{SourceName: "stdin", R: c.stdin, Format: format, Normalizer: norm, Options: opts})
 		}
