@@ -16,7 +16,7 @@ build:
 
 ## run: the runner on the embedded default (SQLite in ./var, HTTP on 127.0.0.1:8080) with a demo stream
 run: build
-	./$(BIN) run --demo
+	./$(BIN) run --demo --set log.decisions=hits --decision-log var/decisions.jsonl
 
 ## test: vet, every Go test, then the policy checks (Rego unit tests, coverage, fixtures)
 test: build lint test-go test-policies

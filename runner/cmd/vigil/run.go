@@ -31,6 +31,10 @@ var runShortcuts = []shortcut{
 }
 
 func (c *cli) runCmd() *cobra.Command {
+	var (
+		inputs []string
+		follow bool
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the runner: HTTP API, configured sources, alerts and notifications",
@@ -44,10 +48,22 @@ SIGINT/SIGTERM stop taking records, finish those in flight, and exit.`,
 			if err != nil {
 				return err
 			}
+			for _, in := range inputs {
+				s := config.SourceConfig{Name: "input:" + in, Type: "file", Path: in, Format: "auto", Follow: follow}
+				if in == "-" {
+					s = config.SourceConfig{Name: "stdin", Type: "stdin", Format: "auto"}
+				}
+				cfg.Sources = append(cfg.Sources, s)
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
 			return c.run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
+	f.StringArrayVarP(&inputs, "input", "i", nil, `read records from this file ("-" for stdin); repeatable, added to the configured sources`)
+	f.BoolVar(&follow, "follow", false, "with --input: keep reading as the file grows, across rotation (like tail -F)")
 	f.String("addr", "", "listen address (server.addr)")
 	f.String("policies", "", "bundle directory or .tar.gz (policies.path)")
 	f.String("db", "", "SQLite file (store.path)")
