@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/pipeline"
 	"github.com/vigil-risk/vigil/runner/policy"
 	"github.com/vigil-risk/vigil/runner/record"
@@ -182,7 +183,12 @@ func runFixtures(ctx context.Context, engine *policy.Engine, o Options, rep *Rep
 	}
 	for _, s := range scenarios {
 		rep.Fixtures.Files++
-		pipe, err := pipeline.New(engine, pipeline.Options{Env: "test", RunnerVersion: "check", Record: o.Record})
+		// a scenario starts from empty feature state
+		feats, err := feature.NewEngine(engine.Current().Features, nil, feature.Options{})
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		pipe, err := pipeline.New(engine, pipeline.Options{Env: "test", RunnerVersion: "check", Record: o.Record, Features: feats})
 		if err != nil {
 			return fmt.Errorf("fixtures: %w", err)
 		}

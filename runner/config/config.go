@@ -19,6 +19,7 @@ type Config struct {
 	Record      RecordConfig      `koanf:"record"`
 	Server      ServerConfig      `koanf:"server"`
 	Store       StoreConfig       `koanf:"store"`
+	Features    FeaturesConfig    `koanf:"features"`
 	Alerts      AlertsConfig      `koanf:"alerts"`
 	Notify      NotifyConfig      `koanf:"notify"`
 	DecisionLog DecisionLogConfig `koanf:"decision_log"`
@@ -56,6 +57,16 @@ type ServerConfig struct {
 
 type StoreConfig struct {
 	Path string `koanf:"path"` // SQLite file
+}
+
+// FeaturesConfig tunes the feature state; which features exist is the
+// bundle's business (features.yaml).
+type FeaturesConfig struct {
+	Lateness         time.Duration `koanf:"lateness"`          // out-of-order tolerance in event time
+	MaxEntities      int           `koanf:"max_entities"`      // beyond this the least recently updated are evicted
+	SnapshotPath     string        `koanf:"snapshot_path"`     // restored at start, written periodically and at shutdown; empty: none
+	SnapshotInterval time.Duration `koanf:"snapshot_interval"` // how often `vigil run` snapshots
+	LogFeatures      bool          `koanf:"log_features"`      // the decision log shows the features and scores each decision saw
 }
 
 type AlertsConfig struct {

@@ -59,6 +59,15 @@ func (c *Config) Validate() error {
 			return bad(key, "must be a positive duration such as 5s")
 		}
 	}
+	if c.Features.Lateness < 0 {
+		return bad("features.lateness", "must not be negative")
+	}
+	if c.Features.MaxEntities < 1 {
+		return bad("features.max_entities", "must be at least 1")
+	}
+	if c.Features.SnapshotPath != "" && c.Features.SnapshotInterval <= 0 {
+		return bad("features.snapshot_interval", "must be a positive duration such as 5m")
+	}
 	if c.Store.Path == "" {
 		return bad("store.path", "must name the SQLite file")
 	}

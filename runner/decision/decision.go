@@ -143,6 +143,11 @@ type Decision struct {
 	RunnerVersion  string    `json:"runner_version"`
 	Source         string    `json:"source,omitempty"`
 	EvalUS         int64     `json:"eval_us"`
+
+	// What the rules saw, kept only when the runner logs features
+	// (--log-features), so that anyone can check what a rule was looking at.
+	Features map[string]any     `json:"features,omitempty"`
+	Scores   map[string]float64 `json:"scores,omitempty"`
 }
 
 // Aggregate folds enforced hits into the action and the score: the strongest

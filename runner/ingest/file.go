@@ -1,13 +1,16 @@
 package ingest
 
 import (
+	"bufio"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vigil-risk/vigil/runner/record"
@@ -37,13 +40,26 @@ func (f *File) Run(ctx context.Context, h Handler) error {
 	if format == "" || format == record.FormatAuto {
 		format = record.FormatFor(f.Path)
 	}
+	gzipped := strings.HasSuffix(strings.ToLower(f.Path), ".gz")
+	if gzipped && f.Follow {
+		return fmt.Errorf("%s: a gzip file cannot be followed", f.Name())
+	}
 	if !f.Follow {
 		file, err := os.Open(f.Path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		defer file.Close()
-		err = drain(ctx, record.NewReader(file, format, f.Name(), f.Normalizer(), f.Options...), h)
+		var in io.Reader = file
+		if gzipped {
+			zr, err := gzip.NewReader(bufio.NewReaderSize(file, 64<<10))
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Name(), err)
+			}
+			defer zr.Close()
+			in = zr
+		}
+		err = drain(ctx, record.NewReader(in, format, f.Name(), f.Normalizer(), f.Options...), h)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

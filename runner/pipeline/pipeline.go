@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/ingest"
 	"github.com/vigil-risk/vigil/runner/policy"
 	"github.com/vigil-risk/vigil/runner/record"
@@ -27,11 +29,18 @@ type AlertSink interface {
 	Observe(ctx context.Context, rec record.Record, d decision.Decision) ([]alert.Alert, error)
 }
 
+// LabelType is the record type of ground-truth labels: they feed the
+// features (a terminal's confirmed frauds, ...) and are never judged.
+const LabelType = "label"
+
 // Options wire a pipeline to its surroundings; only the engine is required.
 type Options struct {
 	Env           string              // input.context.env
 	RunnerVersion string              // stamped on every decision
 	Record        record.Options      // renames, defaults, unknown-field policy from the config
+	Features      *feature.Engine     // stateful features; nil: input.features stays empty
+	LogFeatures   bool                // keep features and scores on each decision (the decision log shows them)
+	Workers       int                 // evaluations in parallel in Run; 0: GOMAXPROCS
 	Alerts        AlertSink           // nil: no alerts (e.g. a dry replay)
 	OnAlerts      func([]alert.Alert) // sees the alerts each decision raised or updated
 	Decisions     DecisionWriter      // nil: no decision log
@@ -40,8 +49,9 @@ type Options struct {
 	Log           *slog.Logger
 }
 
-// Pipeline decides records. It is safe for concurrent use; the policy and
-// the record schema it uses are swapped together on reload.
+// Pipeline decides records. It is safe for concurrent use; the policy, the
+// record schema and the feature specs it uses are swapped together on reload,
+// while the feature state lives on.
 type Pipeline struct {
 	engine *policy.Engine
 	opts   Options
@@ -77,6 +87,9 @@ func New(engine *policy.Engine, opts Options) (*Pipeline, error) {
 			p.log.Error("policy swapped but its schema cannot be used; still normalising with the previous one", "err", err)
 			return
 		}
+		if p.opts.Features != nil {
+			p.opts.Features.Reconfigure(next.Features)
+		}
 		p.snap.Store(s)
 	})
 	return p, nil
@@ -105,9 +118,10 @@ type EvalError struct{ Err error }
 func (e *EvalError) Error() string { return "policy evaluation: " + e.Err.Error() }
 func (e *EvalError) Unwrap() error { return e.Err }
 
-// Decide runs one normalised record through the policy, logs the decision and
-// raises alerts. An *EvalError means the policy failed on this record; any
-// other error is a failure of the alert store.
+// Decide runs one normalised record through features, scores and the policy,
+// logs the decision and raises alerts. An *EvalError means the policy failed
+// on this record; any other error is a failure of the alert store. A label
+// record updates the features and gets an empty allow decision, unlogged.
 func (p *Pipeline) Decide(ctx context.Context, rec record.Record, source string) (decision.Decision, error) {
 	return p.DecideWithContext(ctx, rec, source, p.context(source))
 }
@@ -115,25 +129,75 @@ func (p *Pipeline) Decide(ctx context.Context, rec record.Record, source string)
 // DecideWithContext is Decide with an explicit input.context (fixtures set
 // their own); inCtx must not be changed afterwards.
 func (p *Pipeline) DecideWithContext(ctx context.Context, rec record.Record, source string, inCtx map[string]any) (decision.Decision, error) {
+	j := p.prepare(rec, source, inCtx)
+	p.evaluate(ctx, j)
+	return j.d, p.finish(ctx, j)
+}
+
+// job is one record on its way through the stages.
+type job struct {
+	seq    uint64
+	rec    record.Record
+	pos    record.Position
+	source string
+	pol    *policy.Policy
+	in     policy.Input
+	label  bool
+	d      decision.Decision
+	err    error
+	done   chan struct{} // closed once evaluated, in parallel mode
+}
+
+// prepare is the ordered stage: features (which must see each entity's
+// records in order) and scores.
+func (p *Pipeline) prepare(rec record.Record, source string, inCtx map[string]any) *job {
 	s := p.snap.Load()
-	in := policy.Input{Record: rec.Fields, Context: inCtx}
-	d, err := s.policy.Decide(ctx, &in)
-	if err != nil {
-		p.opts.Metrics.evalError()
-		return d, &EvalError{Err: err}
+	j := &job{rec: rec, source: source, pol: s.policy, label: rec.Type == LabelType}
+	j.in = policy.Input{Record: rec.Fields, Context: inCtx}
+	if p.opts.Features != nil {
+		j.in.Features, _ = p.opts.Features.Apply(rec) // late and duplicate records are counted by the engine
 	}
+	if !j.label && s.policy.Models != nil {
+		j.in.Scores = s.policy.Models.Score(rec.Fields, rec.Time, j.in.Features)
+	}
+	return j
+}
+
+// evaluate is the stage that may run in parallel: the policy's evaluation.
+func (p *Pipeline) evaluate(ctx context.Context, j *job) {
+	if j.label {
+		j.d = decision.Decision{RecordID: j.rec.ID, RecordType: j.rec.Type, Time: j.rec.Time, Action: decision.Allow, PolicyRevision: j.pol.Revision}
+		return
+	}
+	j.d, j.err = j.pol.Decide(ctx, &j.in)
+}
+
+// finish is the ordered stage after evaluation: stamps, metrics, the
+// decision log and alerts.
+func (p *Pipeline) finish(ctx context.Context, j *job) error {
+	d := &j.d
 	d.RunnerVersion = cmp.Or(p.opts.RunnerVersion, d.RunnerVersion) // else the engine's own
-	d.Source = source
-	p.opts.Metrics.decided(source, &d)
+	d.Source = j.source
+	if j.err != nil {
+		p.opts.Metrics.evalError()
+		return &EvalError{Err: j.err}
+	}
+	if j.label {
+		return nil
+	}
+	if p.opts.LogFeatures {
+		d.Features, d.Scores = j.in.Features, j.in.Scores
+	}
+	p.opts.Metrics.decided(j.source, d)
 	if p.opts.Decisions != nil {
-		if err := p.opts.Decisions.WriteDecision(&d); err != nil {
+		if err := p.opts.Decisions.WriteDecision(d); err != nil {
 			p.log.Error("decision log write failed", "err", err)
 		}
 	}
 	if p.opts.Alerts != nil && len(d.Hits) > 0 {
-		touched, err := p.opts.Alerts.Observe(ctx, rec, d)
+		touched, err := p.opts.Alerts.Observe(ctx, j.rec, *d)
 		if err != nil {
-			return d, fmt.Errorf("record %s: alerts: %w", rec.ID, err)
+			return fmt.Errorf("record %s: alerts: %w", j.rec.ID, err)
 		}
 		if len(touched) > 0 {
 			p.opts.Metrics.alerted(touched)
@@ -142,7 +206,7 @@ func (p *Pipeline) DecideWithContext(ctx context.Context, rec record.Record, sou
 			}
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // context returns the constant input.context of a source, built once.
@@ -167,35 +231,110 @@ func (p *Pipeline) DeadLetter(_ context.Context, dl *record.DeadLetter) error {
 	return nil
 }
 
-// Run feeds a source through the pipeline until it ends. OnDecision, when
-// set, sees every decision in order (replay prints them from here).
+// Run feeds a source through the pipeline until it ends. Features and
+// scores are computed in the source's order (per-entity order is what the
+// windows need); evaluations run on Options.Workers goroutines; decisions are
+// logged, alerted and handed to onDecision in the source's order again, so a
+// replay writes the same decision log whatever the parallelism.
+//
+// A record that was read is always decided, even when ctx ends. A failure of
+// the alert store stops the source; the records read after the failing one
+// are not finished (replay the source again: the stream is at-least-once).
 func (p *Pipeline) Run(ctx context.Context, src ingest.Source, onDecision func(record.Record, *decision.Decision)) error {
-	return src.Run(ctx, &handler{p: p, source: src.Name(), onDecision: onDecision})
+	workers := p.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	h := &handler{p: p, source: src.Name(), inCtx: p.context(src.Name()), onDecision: onDecision}
+	if workers == 1 {
+		return src.Run(ctx, h)
+	}
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	work := make(chan *job, workers*64)
+	h.order = make(chan *job, workers*256)
+
+	var wg sync.WaitGroup
+	evalCtx := context.WithoutCancel(ctx)
+	for range workers {
+		wg.Go(func() {
+			for j := range work {
+				p.evaluate(evalCtx, j)
+				close(j.done)
+			}
+		})
+	}
+	h.work = work
+	var finishErr error
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for j := range h.order {
+			<-j.done
+			if finishErr != nil {
+				continue // drain: the source is stopping
+			}
+			if err := h.complete(evalCtx, j); err != nil {
+				finishErr = err
+				stopReading()
+			}
+		}
+	}()
+	err := src.Run(readCtx, h)
+	close(work)
+	close(h.order)
+	wg.Wait()
+	<-collected
+	if finishErr != nil {
+		return finishErr
+	}
+	return err
 }
 
 type handler struct {
 	p          *Pipeline
 	source     string
+	inCtx      map[string]any
 	onDecision func(record.Record, *decision.Decision)
+	order      chan *job // parallel mode: jobs in source order, for the collector
+	work       chan *job // parallel mode: jobs for the evaluators
 }
 
 func (h *handler) Record(ctx context.Context, rec record.Record, pos record.Position) error {
-	// A record that was read is decided even when the source is being
-	// stopped: cancellation ends reading, never a decision half made.
-	d, err := h.p.Decide(context.WithoutCancel(ctx), rec, h.source)
+	j := h.p.prepare(rec, h.source, h.inCtx)
+	j.pos = pos
+	if h.order == nil {
+		// A record that was read is decided even when the source is being
+		// stopped: cancellation ends reading, never a decision half made.
+		wctx := context.WithoutCancel(ctx)
+		h.p.evaluate(wctx, j)
+		return h.complete(wctx, j)
+	}
+	j.done = make(chan struct{})
+	// Enqueue without waiting on ctx: the job is already prepared (its
+	// features applied), so it must be decided.
+	h.order <- j
+	h.work <- j
+	return nil
+}
+
+// complete finishes a job in order: an evaluation error becomes a dead
+// letter and the stream goes on; a store failure stops it.
+func (h *handler) complete(ctx context.Context, j *job) error {
+	err := h.p.finish(ctx, j)
 	var evalErr *EvalError
 	if errors.As(err, &evalErr) {
 		// One record the rules cannot judge must not stop the stream. Its
 		// normalised fields are kept, so that it can be replayed once the
 		// rule is fixed.
-		raw, _ := json.Marshal(rec.Fields)
-		return h.p.DeadLetter(ctx, &record.DeadLetter{Position: pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}, Raw: rawText(raw)})
+		raw, _ := json.Marshal(j.rec.Fields)
+		return h.p.DeadLetter(ctx, &record.DeadLetter{Position: j.pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}, Raw: rawText(raw)})
 	}
 	if err != nil {
 		return err
 	}
-	if h.onDecision != nil {
-		h.onDecision(rec, &d)
+	if h.onDecision != nil && !j.label {
+		h.onDecision(j.rec, &j.d)
 	}
 	return nil
 }

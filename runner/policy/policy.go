@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -17,6 +19,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
+	"github.com/vigil-risk/vigil/runner/feature"
+	"github.com/vigil-risk/vigil/runner/feature/model"
 	"github.com/vigil-risk/vigil/runner/record"
 )
 
@@ -26,8 +30,10 @@ type Policy struct {
 	Path     string            // the bundle directory or .tar.gz it was loaded from
 	Revision string            // see Load
 	Rules    []Rule            // sorted by name
-	Files    map[string][]byte // schema.yaml and features.yaml, when the bundle has them
+	Files    map[string][]byte // schema.yaml, features.yaml and models/*, when the bundle has them
 	Schema   *record.Schema    // schema.yaml parsed, nil when the bundle has none
+	Features *feature.Specs    // features.yaml parsed; nil when the bundle has none
+	Models   *model.Set        // models/*.yaml loaded; nil when the bundle has none
 	LoadedAt time.Time
 
 	byName   map[string]*Rule
@@ -72,8 +78,8 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 		digest:        digest(src.files),
 	}
 	isField := o.schemaField
-	for _, name := range []string{SchemaFile, FeaturesFile} {
-		if data, ok := src.files[name]; ok {
+	for name, data := range src.files {
+		if classify(name) == specFile {
 			p.Files[name] = data
 		}
 	}
@@ -95,6 +101,7 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 
 	rules, fileRule, ruleErrs := readRules(src.bundle.Modules, isField)
 	errs = append(errs, ruleErrs...)
+	errs = append(errs, p.loadFeaturesAndModels(path)...)
 
 	query, err := prepare(ctx, &src.bundle)
 	if err != nil {
@@ -164,4 +171,71 @@ func schemaError(err error, file string) *Error {
 		return &Error{File: se.File, Line: se.Line, Msg: se.Msg}
 	}
 	return &Error{File: file, Msg: err.Error()}
+}
+
+// loadFeaturesAndModels parses features.yaml and the models, checked against
+// the schema and each other, so that a bad spec is refused like a bad rule.
+func (p *Policy) loadFeaturesAndModels(root string) Errors {
+	var errs Errors
+	if data, ok := p.Files[FeaturesFile]; ok {
+		specs, err := feature.ParseSpecs(data, filepath.Join(root, FeaturesFile), p.Schema)
+		if err != nil {
+			errs = append(errs, featureErrors(err, filepath.Join(root, FeaturesFile))...)
+		} else {
+			p.Features = specs
+		}
+	}
+	models := fstest.MapFS{}
+	for name, data := range p.Files {
+		if strings.HasPrefix(name, ModelsDir+"/") {
+			models[name] = &fstest.MapFile{Data: data}
+		}
+	}
+	if len(models) == 0 {
+		return errs
+	}
+	set, err := model.Load(models, model.LoadOptions{Dir: ModelsDir, Schema: p.Schema, KnownFeature: func(name string) bool {
+		if p.Features == nil {
+			return false
+		}
+		_, ok := p.Features.Feature(name)
+		return ok
+	}})
+	if err != nil {
+		for _, e := range splitJoined(err) {
+			var me *model.Error
+			if errors.As(e, &me) {
+				errs = append(errs, &Error{File: filepath.Join(root, filepath.FromSlash(me.File)), Line: me.Line, Msg: me.Msg})
+			} else {
+				errs = append(errs, &Error{File: filepath.Join(root, ModelsDir), Msg: e.Error()})
+			}
+		}
+		return errs
+	}
+	p.Models = set
+	return errs
+}
+
+func featureErrors(err error, file string) Errors {
+	var fe feature.Errors
+	if errors.As(err, &fe) {
+		out := make(Errors, 0, len(fe))
+		for _, e := range fe {
+			out = append(out, &Error{File: cmp.Or(e.File, file), Line: e.Line, Msg: e.Msg})
+		}
+		return out
+	}
+	var one *feature.Error
+	if errors.As(err, &one) {
+		return Errors{{File: cmp.Or(one.File, file), Line: one.Line, Msg: one.Msg}}
+	}
+	return Errors{{File: file, Msg: err.Error()}}
+}
+
+// splitJoined undoes errors.Join.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -31,6 +31,7 @@ import (
 const (
 	SchemaFile   = "schema.yaml"
 	FeaturesFile = "features.yaml"
+	ModelsDir    = "models"
 )
 
 // source is a bundle as read: OPA's view of it plus every file that was
@@ -242,7 +243,7 @@ func classify(rel string) fileKind {
 		return skipFile
 	case strings.HasSuffix(base, bundle.RegoExt), base == "data.json", bundle.IsYAMLDataFile(base), rel == bundle.ManifestExt:
 		return opaFile
-	case rel == SchemaFile, rel == FeaturesFile:
+	case rel == SchemaFile, rel == FeaturesFile, strings.HasPrefix(rel, ModelsDir+"/"):
 		return specFile
 	}
 	return skipFile

@@ -51,7 +51,8 @@ func ParseFormat(s string) (Format, error) {
 // FormatFor guesses a file's format from its extension: .jsonl and .ndjson
 // are JSONL, .json is JSON, .csv is CSV; anything else is auto.
 func FormatFor(path string) Format {
-	switch strings.ToLower(filepath.Ext(path)) {
+	path = strings.TrimSuffix(strings.ToLower(path), ".gz") // payments.csv.gz is CSV
+	switch filepath.Ext(path) {
 	case ".jsonl", ".ndjson":
 		return FormatJSONL
 	case ".json":

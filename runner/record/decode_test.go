@@ -33,7 +33,7 @@ func TestParseFormat(t *testing.T) {
 func TestFormatFor(t *testing.T) {
 	tests := map[string]Format{
 		"a/b.jsonl": FormatJSONL, "x.NDJSON": FormatJSONL, "x.json": FormatJSON, "data/tx.CSV": FormatCSV,
-		"-": FormatAuto, "payments": FormatAuto, "x.json.gz": FormatAuto, "x.txt": FormatAuto,
+		"-": FormatAuto, "payments": FormatAuto, "x.json.gz": FormatJSON, "x.csv.gz": FormatCSV, "x.txt": FormatAuto,
 	}
 	for path, want := range tests {
 		if got := FormatFor(path); got != want {

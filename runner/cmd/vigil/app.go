@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,6 +17,7 @@ import (
 	"github.com/vigil-risk/vigil/runner/buildinfo"
 	"github.com/vigil-risk/vigil/runner/config"
 	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/notify"
 	"github.com/vigil-risk/vigil/runner/notify/receiver"
 	"github.com/vigil-risk/vigil/runner/notify/webhook"
@@ -36,6 +38,8 @@ type app struct {
 	alerts     *alert.Service
 	dispatcher *notify.Dispatcher
 	pipe       *pipeline.Pipeline
+	features   *feature.Engine
+	state      string // feature snapshot file: restored at start, written by saveState
 	registry   *prometheus.Registry
 	closers    []func() error
 }
@@ -47,6 +51,7 @@ type appParts struct {
 	decisions pipeline.DecisionWriter
 	onAlerts  func([]alert.Alert)
 	getenv    func(string) string // resolves secret_env; os.Getenv when nil
+	state     string              // feature snapshot file to restore and save; empty: fresh state
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (_ *app, err error) {
@@ -62,7 +67,24 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 	if err != nil {
 		return nil, fmt.Errorf("policies %s: %w", cfg.Policies.Path, oneLine(err))
 	}
+	a.features, err = feature.NewEngine(a.engine.Current().Features,
+		feature.NewMemoryStore(feature.MemoryOptions{MaxEntities: cfg.Features.MaxEntities}),
+		feature.Options{Lateness: cfg.Features.Lateness, Registerer: a.registry, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	if a.state = parts.state; a.state != "" {
+		restored, err := a.features.RestoreFile(a.state)
+		if err != nil {
+			return nil, fmt.Errorf("features: restoring %s: %w", a.state, err)
+		}
+		if restored {
+			log.Info("feature state restored", "path", a.state)
+		}
+	}
 	opts := pipeline.Options{
+		Features:      a.features,
+		LogFeatures:   cfg.Features.LogFeatures,
 		Env:           cfg.Env,
 		RunnerVersion: a.info.Version,
 		Record:        recordOptions(cfg.Record),
@@ -145,6 +167,19 @@ func (a *app) ruleInfo(name string) (alert.RuleInfo, bool) {
 		return alert.RuleInfo{}, false
 	}
 	return alert.RuleInfo{Owner: r.Owner, Runbook: r.Runbook, Tags: r.Tags}, true
+}
+
+// saveState writes the feature snapshot, if the app keeps one.
+func (a *app) saveState() error {
+	if a.state == "" {
+		return nil
+	}
+	start := time.Now()
+	if err := a.features.SnapshotFile(a.state); err != nil {
+		return fmt.Errorf("features: snapshot %s: %w", a.state, err)
+	}
+	a.log.Debug("feature state saved", "path", a.state, "took", time.Since(start))
+	return nil
 }
 
 // Close releases what the app opened, last opened first.

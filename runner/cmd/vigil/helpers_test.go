@@ -65,11 +65,13 @@ store:
   path: %s
 dead_letter:
   path: %s
+features:
+  snapshot_path: %s
 notify:
   poll_interval: 50ms
   backoff_base: 20ms
   backoff_max: 200ms
-%s`, policies, filepath.Join(dir, "vigil.db"), filepath.Join(dir, "dead-letter.jsonl"), extra)
+%s`, policies, filepath.Join(dir, "vigil.db"), filepath.Join(dir, "dead-letter.jsonl"), filepath.Join(dir, "features.snapshot"), extra)
 	p := filepath.Join(dir, "vigil.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

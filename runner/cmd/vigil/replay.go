@@ -22,10 +22,12 @@ import (
 
 func (c *cli) replayCmd() *cobra.Command {
 	var (
-		format  string
-		summary bool
-		out     string
-		store   string
+		format      string
+		summary     bool
+		out         string
+		store       string
+		state       string
+		logFeatures bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
@@ -38,7 +40,7 @@ sent to any receiver. Map a foreign CSV with record.rename and record.defaults
 in a --config file.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := c.loadConfig(cmd.Flags(), shortcut{"policies", "policies.path"})
+			cfg, err := c.loadConfig(cmd.Flags(), shortcut{"policies", "policies.path"}, shortcut{"log-features", "features.log_features"})
 			if err != nil {
 				return err
 			}
@@ -46,7 +48,7 @@ in a --config file.`,
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
-			return c.replay(cmd.Context(), cfg, args[0], f, summary, out, store)
+			return c.replay(cmd.Context(), cfg, args[0], f, summary, out, store, state)
 		},
 	}
 	fl := cmd.Flags()
@@ -54,11 +56,13 @@ in a --config file.`,
 	fl.BoolVar(&summary, "summary", false, "print counts per action and rule instead of decisions")
 	fl.StringVarP(&out, "out", "o", "-", `where decisions go: "-" for stdout or a JSONL file`)
 	fl.StringVar(&store, "store", "", "SQLite file to keep the replay's alerts in (default: a throwaway one)")
+	fl.StringVar(&state, "state", "", "feature snapshot: restored before the replay when it exists, written after it (replay a stream in parts)")
+	fl.BoolVar(&logFeatures, "log-features", false, "show the features and scores each decision saw (features.log_features)")
 	fl.String("policies", "", "bundle directory or .tar.gz (policies.path)")
 	return cmd
 }
 
-func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format record.Format, summary bool, out, store string) error {
+func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format record.Format, summary bool, out, store, state string) error {
 	log := c.logger(cfg.Log)
 	if store == "" {
 		dir, err := os.MkdirTemp("", "vigil-replay-")
@@ -86,7 +90,7 @@ func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format
 		dw = pipeline.DecisionLog{JSONL: jl}
 	}
 	sum := newReplaySummary()
-	a, err := newApp(ctx, cfg, log, appParts{alerts: true, decisions: dw, onAlerts: sum.alerted})
+	a, err := newApp(ctx, cfg, log, appParts{alerts: true, decisions: dw, onAlerts: sum.alerted, state: state})
 	if err != nil {
 		return err
 	}
@@ -108,6 +112,9 @@ func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format
 		return err
 	}
 	sum.elapsed = time.Since(start)
+	if err := a.saveState(); err != nil {
+		return err
+	}
 	if summary {
 		sum.write(c.stdout, a.pipe.Policy().Revision)
 	}

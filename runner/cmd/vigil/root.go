@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,9 @@ type cli struct {
 
 	configFiles []string
 	sets        []string
+	cpuProfile  string
+	memProfile  string
+	profileFile *os.File
 	environ     []string // nil: the process environment (tests inject their own)
 }
 
@@ -41,9 +46,15 @@ Configuration layers: built-in defaults < --config files < VIGIL_* environment
 	pf := root.PersistentFlags()
 	pf.StringArrayVarP(&c.configFiles, "config", "c", nil, "YAML config file (repeatable; later files win)")
 	pf.StringArrayVar(&c.sets, "set", nil, "set a config key, e.g. --set server.addr=127.0.0.1:9090 (repeatable)")
+	pf.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	pf.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile at the end of the command to this file")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return c.startProfiles() }
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return c.stopProfiles() }
 	root.AddCommand(
 		c.runCmd(),
 		c.replayCmd(),
+		c.backtestCmd(),
+		c.modelCmd(),
 		c.testCmd(),
 		c.alertsCmd(),
 		c.configCmd(),
@@ -91,4 +102,35 @@ func (c *cli) getenv(key string) string {
 		}
 	}
 	return ""
+}
+
+func (c *cli) startProfiles() error {
+	if c.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(c.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	c.profileFile = f
+	return pprof.StartCPUProfile(f)
+}
+
+func (c *cli) stopProfiles() error {
+	if c.profileFile != nil {
+		pprof.StopCPUProfile()
+		if err := c.profileFile.Close(); err != nil {
+			return err
+		}
+		c.profileFile = nil
+	}
+	if c.memProfile != "" {
+		f, err := os.Create(c.memProfile)
+		if err != nil {
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
+	return nil
 }

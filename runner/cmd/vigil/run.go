@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +30,7 @@ var runShortcuts = []shortcut{
 	{"demo", "demo.enabled"},
 	{"log-level", "log.level"},
 	{"decision-log", "decision_log.path"},
+	{"log-features", "features.log_features"},
 }
 
 func (c *cli) runCmd() *cobra.Command {
@@ -70,6 +73,7 @@ SIGINT/SIGTERM stop taking records, finish those in flight, and exit.`,
 	f.Bool("demo", false, "feed a demo stream of synthetic payments with injected fraud (demo.enabled)")
 	f.String("log-level", "", "debug, info, warn or error (log.level)")
 	f.String("decision-log", "", `decision log: "-" for stdout or a JSONL file (decision_log.path)`)
+	f.Bool("log-features", false, "show the features and scores each decision saw in the decision log (features.log_features)")
 	return cmd
 }
 
@@ -88,7 +92,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 		dw = pipeline.LogLines{Log: log, HitsOnly: cfg.Log.Decisions == "hits", Next: dw}
 	}
 
-	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: dw, getenv: c.getenv})
+	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: dw, getenv: c.getenv, state: cfg.Features.SnapshotPath})
 	if err != nil {
 		return err
 	}
@@ -125,6 +129,22 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 		wg.Go(func() {
 			if err := a.engine.Watch(bg); err != nil {
 				log.Error("policy watch stopped; SIGHUP still reloads", "err", err)
+			}
+		})
+	}
+	if a.state != "" {
+		wg.Go(func() {
+			tick := time.NewTicker(cfg.Features.SnapshotInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-tick.C:
+					if err := a.saveState(); err != nil {
+						log.Error("periodic feature snapshot failed", "err", err)
+					}
+				}
 			}
 		})
 	}
@@ -185,6 +205,12 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	}
 	stopSources()
 	sw.Wait() // each source stops at a record boundary; a record read is always decided
+	stopBG()
+	wg.Wait()
+	if err := a.saveState(); err != nil {
+		log.Error("final feature snapshot failed", "err", err)
+		runErr = cmp.Or(runErr, err)
+	}
 	log.Info("stopped")
 	return runErr
 }
