@@ -219,7 +219,9 @@ func TestDecideErrors(t *testing.T) {
 // makes the decision §3.3 shows.
 func TestDesignExample(t *testing.T) {
 	ctx := context.Background()
-	dir := writeBundle(t, map[string]string{"risk/rules/card_testing.rego": `# METADATA
+	dir := writeBundle(t, map[string]string{
+		"features.yaml": "version: 1\nfeatures:\n  - {name: card_small_auth_count_1m, entity: card_id, aggregate: count, window: 1m, filter: {type: payment, amount: {lt: 10}}}\n",
+		"risk/rules/card_testing.rego": `# METADATA
 # title: Card testing burst
 # description: Many small authorisations on one card within a minute.
 # custom:

@@ -267,6 +267,18 @@ func TestLoadErrors(t *testing.T) {
 		files map[string]string
 		want  []string // "file:line: fragment", file relative to the bundle
 	}{
+		{"bad feature spec", map[string]string{"schema.yaml": schema, "risk/rules/x.rego": full(ok...),
+			"features.yaml": "version: 1\nfeatures:\n  - name: n\n    entity: card_id\n    aggregate: counts\n    window: 1m\n"},
+			[]string{`features.yaml:5: `}},
+		{"rule reading an undefined feature", map[string]string{"schema.yaml": schema,
+			"risk/rules/x.rego": strings.Replace(full(ok...), `input.record.type == "payment"`, `input.features.nope > 1`, 1)},
+			[]string{`risk/rules/x.rego:11: input.features.nope is not defined by the bundle (features.yaml)`}},
+		{"rule reading an undefined score", map[string]string{"schema.yaml": schema,
+			"risk/rules/x.rego": strings.Replace(full(ok...), `input.record.type == "payment"`, `input.scores.lr > 0.5`, 1)},
+			[]string{`risk/rules/x.rego:11: input.scores.lr is not defined by the bundle (models/)`}},
+		{"model reading an unknown feature", map[string]string{"schema.yaml": schema, "risk/rules/x.rego": full(ok...),
+			"models/m.yaml": "name: m\ntype: logistic_regression\nintercept: 0\ninputs:\n  - {from: features.nope, missing: 0, coef: 1}\n"},
+			[]string{`models/m.yaml:5: `}},
 		{"missing metadata", map[string]string{"risk/rules/x.rego": "package risk.rules.x\n\nhit := {\"reason\": \"r\"}\n"},
 			[]string{"risk/rules/x.rego:1: rule x: package risk.rules.x has no METADATA annotation"}},
 		{"metadata on the rule instead of the package", map[string]string{"risk/rules/x.rego": "package risk.rules.x\n\n" + strings.Replace(full(ok...), "package risk.rules.x\n\n", "", 1)},

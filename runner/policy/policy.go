@@ -8,7 +8,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing/fstest"
 	"time"
@@ -102,6 +104,9 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 	rules, fileRule, ruleErrs := readRules(src.bundle.Modules, isField)
 	errs = append(errs, ruleErrs...)
 	errs = append(errs, p.loadFeaturesAndModels(path)...)
+	if len(errs) == 0 {
+		errs = append(errs, p.checkInputRefs(src.bundle.Modules)...)
+	}
 
 	query, err := prepare(ctx, &src.bundle)
 	if err != nil {
@@ -238,4 +243,46 @@ func splitJoined(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// checkInputRefs refuses a rule that reads input.features.<name> or
+// input.scores.<name> the bundle does not define: such a rule would silently
+// never fire.
+func (p *Policy) checkInputRefs(modules []bundle.ModuleFile) Errors {
+	var errs Errors
+	for _, m := range modules {
+		if m.Parsed == nil {
+			continue
+		}
+		ast.WalkRefs(m.Parsed, func(ref ast.Ref) bool {
+			if len(ref) < 3 || !ref[0].Equal(ast.InputRootDocument) {
+				return false
+			}
+			kind, ok1 := ref[1].Value.(ast.String)
+			name, ok2 := ref[2].Value.(ast.String)
+			if !ok1 || !ok2 {
+				return false
+			}
+			var known bool
+			switch kind {
+			case "features":
+				if p.Features != nil {
+					_, known = p.Features.Feature(string(name))
+				}
+			case "scores":
+				known = p.Models != nil && slices.Contains(p.Models.Names(), string(name))
+			default:
+				return false
+			}
+			if !known {
+				e := &Error{Msg: fmt.Sprintf("input.%s.%s is not defined by the bundle (%s)", string(kind), string(name), map[ast.String]string{"features": FeaturesFile, "scores": ModelsDir + "/"}[kind])}
+				if loc := ref[0].Location; loc != nil {
+					e.File, e.Line = loc.File, loc.Row
+				}
+				errs = append(errs, e)
+			}
+			return false
+		})
+	}
+	return errs
 }

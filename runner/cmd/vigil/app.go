@@ -121,7 +121,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 			}
 		}
 		min, _ := decision.ParseSeverity(cfg.Alerts.MinSeverity) // validated with the config
-		aopts := alert.Options{MinSeverity: min, Logger: log, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo}
+		aopts := alert.Options{MinSeverity: min, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo}
+		if parts.notify {
+			aopts.Logger = log // a live runner says when it raises an alert; a replay only counts them
+		}
 		if a.dispatcher != nil {
 			aopts.Kick = a.dispatcher.Kick
 		}

@@ -158,8 +158,9 @@ func countLines(t *testing.T, file string) int {
 	return n
 }
 
-// withoutLatency reads a decision log and drops the eval_us field of each line.
-func withoutLatency(t *testing.T, file string) []string {
+// withoutLatency reads a decision log and drops the eval_us field of each
+// line, and any other fields named.
+func withoutLatency(t *testing.T, file string, drop ...string) []string {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
@@ -178,6 +179,9 @@ func withoutLatency(t *testing.T, file string) []string {
 			t.Fatalf("decision log line without eval_us: %s", sc.Text())
 		}
 		delete(m, "eval_us")
+		for _, k := range drop {
+			delete(m, k)
+		}
 		b, _ := json.Marshal(m)
 		out = append(out, string(b))
 	}
