@@ -1,7 +1,13 @@
-// Package bench measures the per-record path on this machine: JSON decode
-// alone, stock embedded OPA evaluating the shipped bundle, and Vigil's full
-// pipeline (decode → normalise → evaluate → decision log → alerts), on the
-// same synthetic records. `vigil bench` and `make bench` print its table.
+// Package bench measures Vigil side by side with OPA on this machine, in
+// one process run, on the same deterministic demo records and the same
+// bundle: JSON decode alone (the floor), stock embedded OPA and an OPA
+// server sidecar evaluating the same rules on the same precomputed
+// features, Vigil's Policy.Decide on those inputs, and Vigil's whole
+// pipeline (decode → normalise → features → scores → evaluation → decision
+// log → alerts) with its fast path off and on. Runs are interleaved and the
+// median is reported with the spread. A fixed-rate load against POST
+// /v1/decide reports latency percentiles. `vigil bench` and `make
+// bench-compare` print its table.
 package bench
 
 import (
@@ -9,48 +15,102 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/rego"
-
-	"github.com/vigil-risk/vigil/runner/alert"
-	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
-	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/ingest"
-	"github.com/vigil-risk/vigil/runner/pipeline"
-	"github.com/vigil-risk/vigil/runner/policy"
-	"github.com/vigil-risk/vigil/runner/record"
-	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
 // Options say what to measure.
 type Options struct {
-	Policies  string // bundle directory
-	Records   int    // records per run
-	Runs      int    // runs per workload; the median is reported
-	FraudRate float64
+	Policies  string  // bundle directory
+	Records   int     // records per run; default 20000
+	Runs      int     // runs per workload, interleaved; the median is reported; default 5
+	FraudRate float64 // share of demo records with an injected pattern
 	Seed      int64
+	Workers   int // goroutines of the parallel workloads; 0: GOMAXPROCS
+
+	// OPA is the opa binary run as the sidecar (`opa run --server`): empty
+	// looks for opa on PATH, "-" leaves the sidecar out. `make
+	// bench-compare` builds it from the OPA module in go.mod.
+	OPA     string
+	Clients int // keep-alive clients of the sidecar; default 8
+
+	// LoadRate and LoadFor shape the fixed-rate load on POST /v1/decide;
+	// defaults 2000 requests/s for 5s; a negative LoadFor leaves it out.
+	LoadRate float64
+	LoadFor  time.Duration
+
+	Log *slog.Logger // progress notes; nil: none
 }
 
-// Result is one workload's median run and the spread over all runs.
+func (o *Options) defaults() {
+	if o.Records <= 0 {
+		o.Records = 20000
+	}
+	if o.Runs <= 0 {
+		o.Runs = 5
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Clients <= 0 {
+		o.Clients = 8
+	}
+	if o.LoadRate <= 0 {
+		o.LoadRate = 2000
+	}
+	if o.LoadFor == 0 {
+		o.LoadFor = 5 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result is one workload: its median run and the spread over all runs, or
+// (Load) the fixed-rate load on /v1/decide.
 type Result struct {
-	Name         string
-	Records      int
-	Median       time.Duration // of the whole run
-	Min, Max     time.Duration
-	AllocsPerRec float64
+	Key     string // stable short name: floor, opa-1, opa, sidecar, decide, pipeline-opa, pipeline, load
+	Name    string
+	Records int           // per run
+	Median  time.Duration // of the whole run
+	Min     time.Duration
+	Max     time.Duration
+
+	CPUPerRec    time.Duration // process CPU (user+sys, all threads, GC included); the sidecar's own CPU added
+	AllocsPerRec float64       // heap allocations in this process
 	BytesPerRec  float64
+	P50, P99     time.Duration // latency of one record
+	P999         time.Duration // Load only
+
+	// Mismatches counts records whose rules that fired differ from Vigil's
+	// decision (Policy.Decide) on the same input; -1 when not checked.
+	Mismatches int
+
+	// Load only.
+	Rate     float64 // asked for, requests/s
+	Achieved float64 // requests/s completed
+	Errors   int
+	Note     string // why a workload was left out
 }
 
-func (r Result) PerSecond() float64 { return float64(r.Records) / r.Median.Seconds() }
+// PerSecond is records per second of the median run.
+func (r Result) PerSecond() float64 {
+	if r.Median <= 0 {
+		return 0
+	}
+	return float64(r.Records) / r.Median.Seconds()
+}
+
+// MicrosPerRecord is the median run's wall time per record.
 func (r Result) MicrosPerRecord() float64 {
-	return float64(r.Median.Microseconds()) / float64(r.Records)
+	if r.Records == 0 {
+		return 0
+	}
+	return float64(r.Median.Nanoseconds()) / 1e3 / float64(r.Records)
 }
 
 // Records makes n deterministic demo records as JSONL, with event times
@@ -67,192 +127,88 @@ func Records(n int, seed int64, fraudRate float64) []byte {
 }
 
 // Run measures every workload, interleaving the runs so that noise from
-// the rest of the machine spreads over all of them.
+// the rest of the machine spreads over all of them, then the load on
+// /v1/decide.
 func Run(ctx context.Context, o Options) ([]Result, error) {
-	if o.Records <= 0 {
-		o.Records = 20000
-	}
-	if o.Runs <= 0 {
-		o.Runs = 5
-	}
-	data := Records(o.Records, o.Seed, o.FraudRate)
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-
-	stock, err := newStock(ctx, o.Policies, lines)
+	o.defaults()
+	env, err := newEnv(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	full, err := newFull(ctx, o.Policies)
-	if err != nil {
-		return nil, err
-	}
-	defer full.close()
+	defer env.close()
 
-	workloads := []struct {
-		name string
-		run  func() error
-	}{
-		{"(a) JSON decode to map (encoding/json)", func() error { return decodeOnly(lines) }},
-		{"(a2) decode + validate + normalise (record)", func() error { return full.normaliseOnly(data) }},
-		{"(b) stock OPA eval, EvalInput(map), prepared", func() error { return stock.run(ctx) }},
-		{"(c) Vigil pipeline: decode → eval → log → alerts", func() error { return full.run(ctx, data) }},
-	}
-	times := make([][]time.Duration, len(workloads))
-	allocs := make([]uint64, len(workloads))
-	bytesAlloc := make([]uint64, len(workloads))
-	for run := 0; run < o.Runs; run++ {
-		for i, w := range workloads {
-			runtime.GC()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			start := time.Now()
-			if err := w.run(); err != nil {
+	ws := env.workloads()
+	samples := make([][]sample, len(ws))
+	for run := range o.Runs {
+		for i, w := range ws {
+			if w.skip != "" {
+				continue
+			}
+			o.Log.Info("bench", "run", run+1, "of", o.Runs, "workload", w.key)
+			s, err := measure(ctx, w, o.Records, run == 0)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", w.name, err)
 			}
-			times[i] = append(times[i], time.Since(start))
-			runtime.ReadMemStats(&after)
-			allocs[i] += after.Mallocs - before.Mallocs
-			bytesAlloc[i] += after.TotalAlloc - before.TotalAlloc
+			samples[i] = append(samples[i], s)
 		}
 	}
-	out := make([]Result, len(workloads))
-	for i, w := range workloads {
-		slices.Sort(times[i])
-		n := float64(o.Records * o.Runs)
-		out[i] = Result{Name: w.name, Records: o.Records, Median: times[i][len(times[i])/2],
-			Min: times[i][0], Max: times[i][len(times[i])-1],
-			AllocsPerRec: float64(allocs[i]) / n, BytesPerRec: float64(bytesAlloc[i]) / n}
+	out := make([]Result, 0, len(ws)+1)
+	for i, w := range ws {
+		out = append(out, summarise(w, samples[i], o.Records))
+	}
+	if o.LoadFor > 0 {
+		o.Log.Info("bench", "load", fmt.Sprintf("%.0f/s for %s", o.LoadRate, o.LoadFor))
+		lr, err := env.load(ctx, o.LoadRate, o.LoadFor)
+		if err != nil {
+			return nil, fmt.Errorf("load on /v1/decide: %w", err)
+		}
+		out = append(out, lr)
 	}
 	return out, nil
 }
 
-// WriteTable prints the results, one row per workload.
-func WriteTable(w io.Writer, results []Result, o Options) {
-	fmt.Fprintf(w, "%d records × %d runs, GOMAXPROCS=%d, one goroutine; median and [min–max] over the runs\n\n", results[0].Records, max(o.Runs, 1), runtime.GOMAXPROCS(0))
-	const row = "%-50s %10s %10s %14s %8s %9s\n"
-	fmt.Fprintf(w, row, "workload", "records/s", "µs/record", "[min–max] µs", "allocs", "B/record")
-	for _, r := range results {
-		spread := fmt.Sprintf("[%.1f–%.1f]", float64(r.Min.Microseconds())/float64(r.Records), float64(r.Max.Microseconds())/float64(r.Records))
-		fmt.Fprintf(w, row, r.Name, fmt.Sprintf("%.0f", r.PerSecond()), fmt.Sprintf("%.1f", r.MicrosPerRecord()), spread,
-			fmt.Sprintf("%.0f", r.AllocsPerRec), fmt.Sprintf("%.0f", r.BytesPerRec))
-	}
+// sample is one run of one workload.
+type sample struct {
+	wall, cpu       time.Duration
+	allocs, bytes   uint64
+	lat             []time.Duration
+	mismatches      int
+	mismatchChecked bool
 }
 
-func decodeOnly(lines [][]byte) error {
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			return err
+func summarise(w *workload, ss []sample, records int) Result {
+	r := Result{Key: w.key, Name: w.name, Records: records, Mismatches: -1, Note: w.skip}
+	if len(ss) == 0 {
+		return r
+	}
+	walls := make([]time.Duration, len(ss))
+	var cpu time.Duration
+	var allocs, bytes uint64
+	var lat []time.Duration
+	for i, s := range ss {
+		walls[i] = s.wall
+		cpu += s.cpu
+		allocs += s.allocs
+		bytes += s.bytes
+		lat = append(lat, s.lat...)
+		if s.mismatchChecked {
+			r.Mismatches = s.mismatches
 		}
 	}
-	return nil
+	slices.Sort(walls)
+	n := float64(records * len(ss))
+	r.Median, r.Min, r.Max = walls[len(walls)/2], walls[0], walls[len(walls)-1]
+	r.CPUPerRec = time.Duration(float64(cpu) / n)
+	r.AllocsPerRec, r.BytesPerRec = float64(allocs)/n, float64(bytes)/n
+	slices.Sort(lat)
+	r.P50, r.P99, r.P999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
+	return r
 }
 
-// stock is OPA embedded the obvious way: a prepared query over the bundle,
-// each record decoded to a map and passed with EvalInput.
-type stock struct {
-	query  rego.PreparedEvalQuery
-	inputs []map[string]any
-}
-
-func newStock(ctx context.Context, dir string, lines [][]byte) (*stock, error) {
-	q, err := rego.New(
-		rego.Query("hits := {name: h | some name; h := data.risk.rules[name].hit}"),
-		rego.LoadBundle(dir),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("stock OPA: %w", err)
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
 	}
-	s := &stock{query: q}
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			return nil, err
-		}
-		s.inputs = append(s.inputs, map[string]any{"record": m, "features": map[string]any{}, "scores": map[string]any{}, "context": map[string]any{"env": "bench", "source": "bench"}})
-	}
-	return s, nil
-}
-
-func (s *stock) run(ctx context.Context) error {
-	for _, in := range s.inputs {
-		if _, err := s.query.Eval(ctx, rego.EvalInput(in)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// full is Vigil's pipeline with a decision log (to io.Discard) and alerts in
-// a SQLite file.
-type full struct {
-	pipe *pipeline.Pipeline
-	dir  string
-	db   interface{ Close() error }
-}
-
-func newFull(ctx context.Context, policies string) (*full, error) {
-	dir, err := os.MkdirTemp("", "vigil-bench-")
-	if err != nil {
-		return nil, err
-	}
-	f := &full{dir: dir}
-	log := slog.New(slog.DiscardHandler)
-	engine, err := policy.NewEngine(ctx, policies, log)
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	db, err := sqldb.Open(ctx, filepath.Join(dir, "bench.db"))
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	f.db = db
-	store, err := alertsqlite.New(ctx, db)
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	alerts, err := alert.NewService(store, alert.Options{MinSeverity: decision.Medium})
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	f.pipe, err = pipeline.New(engine, pipeline.Options{
-		Env: "bench", RunnerVersion: "bench", Alerts: alerts, Log: log,
-		Decisions: pipeline.DecisionLog{JSONL: pipeline.NewJSONL(io.Discard, nil)},
-	})
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	return f, nil
-}
-
-func (f *full) run(ctx context.Context, data []byte) error {
-	return f.pipe.Run(ctx, &ingest.Reader{SourceName: "bench", R: bytes.NewReader(data), Format: record.FormatJSONL, Normalizer: f.pipe.Normalizer}, nil)
-}
-
-func (f *full) normaliseOnly(data []byte) error {
-	r := record.NewReader(bytes.NewReader(data), record.FormatJSONL, "bench", f.pipe.Normalizer())
-	for {
-		_, dl, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if dl != nil {
-			return dl
-		}
-	}
-}
-
-func (f *full) close() {
-	if f.db != nil {
-		f.db.Close()
-	}
-	os.RemoveAll(f.dir)
+	i := int(q * float64(len(sorted)))
+	return sorted[min(i, len(sorted)-1)]
 }

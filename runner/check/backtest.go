@@ -54,6 +54,11 @@ type BacktestOptions struct {
 	Export               string
 	ExportFrom, ExportTo time.Time
 
+	// OnDecision, when set, sees every decision of the evaluation period in
+	// record order (records left out as already known compromised are not
+	// seen), with the record's label when it had one.
+	OnDecision func(rec record.Record, fraud, labelled bool, d *decision.Decision)
+
 	Progress io.Writer // a terminal for a progress bar; nil for none
 	Log      *slog.Logger
 }
@@ -89,6 +94,8 @@ type RuleStats struct {
 	Recall       float64 `json:"recall"`
 	Alerts       int     `json:"alerts"`
 	AlertsPerDay float64 `json:"alerts_per_day"`
+	File         string  `json:"file,omitempty"` // where the rule is defined
+	Line         int     `json:"line,omitempty"`
 }
 
 // ScoreStats ranks records by one score: a model's, or the decision score.
@@ -150,7 +157,7 @@ func Backtest(ctx context.Context, o BacktestOptions) (*BacktestReport, error) {
 		rep: &BacktestReport{Data: o.Data, PolicyRevision: pol.Revision, From: o.From, To: o.To,
 			Actions: map[string]int{}, Confusion: map[string][2]int{}}}
 	for _, r := range pol.Rules {
-		b.rules[r.Name] = &RuleStats{Rule: r.Name, Mode: string(r.Mode)}
+		b.rules[r.Name] = &RuleStats{Rule: r.Name, Mode: string(r.Mode), File: r.File, Line: r.Line}
 	}
 	pipe, err := pipeline.New(engine, pipeline.Options{
 		Env: "backtest", RunnerVersion: "backtest", Record: o.Record, Features: feats, LogFeatures: true,
@@ -258,6 +265,9 @@ func (b *backtest) decided(rec record.Record, d *decision.Decision) {
 	if b.knownBefore(card, day) {
 		b.rep.Excluded++
 		return
+	}
+	if b.o.OnDecision != nil {
+		b.o.OnDecision(rec, label, known, d)
 	}
 	r := b.rep
 	r.Records++

@@ -68,6 +68,19 @@ type Report struct {
 type FixtureResults struct {
 	Files, Records, Passed int
 	Failures               []Problem
+	Cases                  []Case // one per record, for JUnit
+}
+
+// Case is one test that ran — a Rego unit test or a fixture record — for
+// the reports that list every test (JUnit).
+type Case struct {
+	Suite   string  `json:"suite"` // the Rego test package or the fixture file
+	Name    string  `json:"name"`
+	File    string  `json:"file,omitempty"`
+	Line    int     `json:"line,omitempty"`
+	Seconds float64 `json:"seconds"`
+	Skipped bool    `json:"skipped,omitempty"`
+	Failure string  `json:"failure,omitempty"` // empty when it passed
 }
 
 // OK reports whether everything passed.
@@ -199,9 +212,14 @@ func runFixtures(ctx context.Context, engine *policy.Engine, o Options, rep *Rep
 		}
 		for i, step := range s.Steps {
 			rep.Fixtures.Records++
+			start := time.Now()
+			c := Case{Suite: s.File, Name: fmt.Sprintf("%s, record %d (%v)", s.Name, i+1, step.Record["id"]), File: s.File, Line: step.Line}
 			fail := func(format string, args ...any) {
+				msg := fmt.Sprintf(format, args...)
 				rep.Fixtures.Failures = append(rep.Fixtures.Failures, Problem{Kind: "fixture", File: s.File, Line: step.Line,
-					Msg: fmt.Sprintf("%s, record %d (%v): ", s.Name, i+1, step.Record["id"]) + fmt.Sprintf(format, args...)})
+					Msg: c.Name + ": " + msg})
+				c.Failure, c.Seconds = msg, time.Since(start).Seconds()
+				rep.Fixtures.Cases = append(rep.Fixtures.Cases, c)
 			}
 			rec, errs := pipe.Normalizer().Normalize(cloneMap(step.Record))
 			if len(errs) > 0 {
@@ -226,6 +244,8 @@ func runFixtures(ctx context.Context, engine *policy.Engine, o Options, rep *Rep
 				continue
 			}
 			rep.Fixtures.Passed++
+			c.Seconds = time.Since(start).Seconds()
+			rep.Fixtures.Cases = append(rep.Fixtures.Cases, c)
 		}
 	}
 	return nil

@@ -23,6 +23,7 @@ type UnitTests struct {
 	Failures                         []Problem
 	Coverage                         float64 // percent of Rego lines covered
 	Files                            []FileCoverage
+	Cases                            []Case // every test that ran, for JUnit
 }
 
 // FileCoverage is one Rego file's coverage.
@@ -70,6 +71,7 @@ func runUnitTests(ctx context.Context, dir string, timeout time.Duration) (*Unit
 	}
 	out := &UnitTests{}
 	for r := range ch {
+		out.Cases = append(out.Cases, unitCase(r))
 		switch {
 		case r.Skip:
 			out.Skipped++
@@ -103,6 +105,26 @@ func runUnitTests(ctx context.Context, dir string, timeout time.Duration) (*Unit
 	}
 	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].File < out.Files[j].File })
 	return out, nil
+}
+
+func unitCase(r *tester.Result) Case {
+	c := Case{Suite: r.Package, Name: r.Name, Seconds: r.Duration.Seconds(), Skipped: r.Skip}
+	if r.Location != nil {
+		c.File, c.Line = r.Location.File, r.Location.Row
+	}
+	switch {
+	case r.Error != nil:
+		c.Failure = "error: " + oneLine(r.Error.Error())
+	case r.Fail:
+		c.Failure = "failed"
+		if r.FailedAt != nil {
+			c.Failure = "failed at " + oneLine(r.FailedAt.String())
+			if r.FailedAt.Location != nil {
+				c.Line = r.FailedAt.Location.Row
+			}
+		}
+	}
+	return c
 }
 
 func testProblem(r *tester.Result, msg string) Problem {

@@ -38,6 +38,12 @@ type LogConfig struct {
 type PoliciesConfig struct {
 	Path  string `koanf:"path"`  // bundle directory or .tar.gz
 	Watch bool   `koanf:"watch"` // reload when the bundle changes on disk
+
+	// Signed bundles (vigil bundle build --signing-key): the key that checks
+	// them, and whether an unsigned bundle is refused.
+	VerificationKey       string `koanf:"verification_key"`       // file: a PEM public key, or the shared secret for HS*
+	VerificationAlgorithm string `koanf:"verification_algorithm"` // RS256, PS256, ES256, HS256, ...
+	RequireSignature      bool   `koanf:"require_signature"`      // refuse unsigned and tampered bundles (on in prod)
 }
 
 type RecordConfig struct {
@@ -75,24 +81,57 @@ type AlertsConfig struct {
 }
 
 type NotifyConfig struct {
-	PollInterval time.Duration    `koanf:"poll_interval"`
-	MaxAttempts  int              `koanf:"max_attempts"`
-	BackoffBase  time.Duration    `koanf:"backoff_base"`
-	BackoffMax   time.Duration    `koanf:"backoff_max"`
-	LinkBase     string           `koanf:"link_base"` // e.g. https://vigil.example.com, for links in messages
-	Receivers    []ReceiverConfig `koanf:"receivers"`
+	PollInterval time.Duration `koanf:"poll_interval"`
+	MaxAttempts  int           `koanf:"max_attempts"`
+	BackoffBase  time.Duration `koanf:"backoff_base"`
+	BackoffMax   time.Duration `koanf:"backoff_max"`
+	LinkBase     string        `koanf:"link_base"` // e.g. https://vigil.example.com, for links in messages
+
+	// The group timers of the route tree's root; routes inherit them unless
+	// they set their own (Alertmanager semantics, see docs/notify.md).
+	GroupWait      time.Duration `koanf:"group_wait"`      // before a new group's first notification
+	GroupInterval  time.Duration `koanf:"group_interval"`  // before notifying a group's changes
+	RepeatInterval time.Duration `koanf:"repeat_interval"` // before notifying an unchanged group again
+
+	Route        RouteConfig         `koanf:"route"`         // the routing tree (checked by notify/route)
+	InhibitRules []InhibitRuleConfig `koanf:"inhibit_rules"` // alerts that mute others
+	Delivery     []DeliveryConfig    `koanf:"delivery"`      // per-receiver delivery policy: resolved, fallback
+	Receivers    []ReceiverConfig    `koanf:"receivers"`
 }
 
-// ReceiverConfig is one notification target. Secrets are never written here:
-// secret_env names an environment variable, secret_file a file holding it.
-type ReceiverConfig struct {
-	Name       string            `koanf:"name"`
-	Type       string            `koanf:"type"` // log, webhook
-	URL        string            `koanf:"url"`
-	SecretEnv  string            `koanf:"secret_env"`
-	SecretFile string            `koanf:"secret_file"`
-	Timeout    time.Duration     `koanf:"timeout"`
-	Headers    map[string]string `koanf:"headers"`
+// RouteConfig is one node of the routing tree, as Alertmanager's route. An
+// alert enters the root, goes down the first child whose matchers match
+// (and on to later siblings when that child has continue), and is notified
+// by the deepest routes it reached. Unset fields are inherited from the
+// parent; the root's receiver defaults to the first receiver.
+type RouteConfig struct {
+	Receiver string   `koanf:"receiver"`
+	Matchers []string `koanf:"matchers"` // e.g. severity=~"high|critical", env!="dev"
+	Continue bool     `koanf:"continue"` // after matching, keep trying the next siblings
+	// Unset (nil) is inherited, and not printed; [] groups all together.
+	GroupBy        []string       `koanf:"group_by" print:"omitzero"` // label names; ["..."] groups by every label
+	GroupWait      *time.Duration `koanf:"group_wait" print:"omitzero"`
+	GroupInterval  *time.Duration `koanf:"group_interval" print:"omitzero"`
+	RepeatInterval *time.Duration `koanf:"repeat_interval" print:"omitzero"`
+	Routes         []RouteConfig  `koanf:"routes"`
+}
+
+// InhibitRuleConfig mutes the alerts matching the target matchers while an
+// alert matching the source matchers fires with the same values of the
+// equal labels — e.g. a block on an entity mutes its reviews.
+type InhibitRuleConfig struct {
+	SourceMatchers []string `koanf:"source_matchers"`
+	TargetMatchers []string `koanf:"target_matchers"`
+	Equal          []string `koanf:"equal"`
+}
+
+// DeliveryConfig is how the notification core treats one receiver (how the
+// receiver's channel talks to its vendor is in receivers).
+type DeliveryConfig struct {
+	Receiver      string        `koanf:"receiver"`
+	SendResolved  *bool         `koanf:"send_resolved" print:"omitzero"` // notify resolved alerts (default true)
+	Fallback      string        `koanf:"fallback"`                       // the receiver that takes over when this one keeps failing
+	FallbackAfter time.Duration `koanf:"fallback_after"`                 // how long it must have failed (default 10m)
 }
 
 type DecisionLogConfig struct {

@@ -41,7 +41,7 @@ notify:
   receivers:
     - name: ops
       type: webhook
-      url: https://hooks.example.com/vigil?token=abc
+      url_secret_env: OPS_URL
       secret_env: OPS_SECRET
 `)
 	c, err := Load(Sources{
@@ -92,11 +92,14 @@ func TestBadConfig(t *testing.T) {
 		{name: "bad severity", file: "alerts:\n  min_severity: huge\n", want: `config: alerts.min_severity: severity "huge"`},
 		{name: "bad addr", set: []string{"server.addr=8080"}, want: "config: server.addr"},
 		{name: "unknown receiver key", file: "notify:\n  receivers:\n    - name: a\n      type: log\n      urll: x\n", want: "urll"},
-		{name: "webhook without secret", file: "notify:\n  receivers:\n    - {name: a, type: webhook, url: 'https://x.example', timeout: 1s}\n", want: "config: notify.receivers[a]: a webhook needs secret_env or secret_file"},
+		{name: "webhook without secret", file: "notify:\n  receivers:\n    - {name: a, type: webhook, url: 'https://x.example', timeout: 1s}\n", want: "config: notify.receivers[a]: webhook needs secret_env or secret_file (the key that signs its requests)"},
+		{name: "unknown channel key", file: "notify:\n  receivers:\n    - {name: a, type: dingtalk, url_secret_env: D, dingtalk: {at_mobile: [1]}}\n", want: "at_mobile"},
 		{name: "receiver type", file: "notify:\n  receivers:\n    - {name: a, type: pager, timeout: 1s}\n", want: `notify.receivers[a].type: "pager"`},
 		{name: "malformed yaml", file: "server: [\n", want: "config: "},
 		{name: "bad unknown_fields", set: []string{"record.unknown_fields=maybe"}, want: "record.unknown_fields"},
 		{name: "bad set syntax", set: []string{"novalue"}, want: `--set "novalue": want key=value`},
+		{name: "signature without key", file: "policies:\n  require_signature: true\n", want: "config: policies.require_signature: needs policies.verification_key"},
+		{name: "signature algorithm", set: []string{"policies.verification_algorithm=MD5"}, want: `config: policies.verification_algorithm: "MD5"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,8 +127,11 @@ func TestBadConfig(t *testing.T) {
 func TestYAMLRedactsSecrets(t *testing.T) {
 	c := Defaults()
 	c.Notify.Receivers = []ReceiverConfig{{
-		Name: "ding", Type: "webhook", URL: "https://oapi.dingtalk.com/robot/send?access_token=s3cr3t",
-		SecretEnv: "DING_SECRET", Timeout: time.Second, Headers: map[string]string{"Authorization": "Bearer s3cr3t", "X-Team": "risk"},
+		Name: "hook", Type: "webhook", URL: "https://user:s3cr3t@hooks.example.com/in?token=s3cr3t", SecretEnv: "HOOK_SECRET", Timeout: time.Second,
+		Webhook: WebhookReceiver{Headers: map[string]string{"Authorization": "Bearer s3cr3t", "X-Team": "risk"}, AuthorizationSecretEnv: "HOOK_AUTH"},
+	}, {
+		Name: "ding", Type: "dingtalk", URLSecretEnv: "DING_URL", SecretFile: "/run/secrets/ding", Timeout: time.Second,
+		DingTalk: DingTalkReceiver{AtMobiles: []string{"13800001111"}},
 	}}
 	out, err := c.YAML()
 	if err != nil {
@@ -135,9 +141,16 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 	if strings.Contains(s, "s3cr3t") {
 		t.Fatalf("secret leaked:\n%s", s)
 	}
-	for _, want := range []string{"access_token=REDACTED", "secret_env: DING_SECRET", "X-Team: risk", "read_timeout: 10s", "addr: 127.0.0.1:8080"} {
+	for _, want := range []string{"token=REDACTED", "REDACTED@hooks.example.com", "secret_env: HOOK_SECRET", "authorization_secret_env: HOOK_AUTH",
+		"X-Team: risk", "url_secret_env: DING_URL", "secret_file: /run/secrets/ding", "at_mobiles:", "read_timeout: 10s", "addr: 127.0.0.1:8080"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	// Each receiver shows the block of its own type only.
+	for _, unwanted := range []string{"pagerduty:", "alertmanager:", "wecom:", "email:"} {
+		if strings.Contains(s, unwanted) {
+			t.Errorf("output shows an empty %s block:\n%s", unwanted, s)
 		}
 	}
 }
@@ -154,5 +167,13 @@ func TestSecret(t *testing.T) {
 	}
 	if _, err := (ReceiverConfig{Name: "a", SecretEnv: "MISSING"}).Secret(getenv); err == nil || !strings.Contains(err.Error(), "MISSING") {
 		t.Fatalf("missing env secret must name the variable: %v", err)
+	}
+}
+
+func TestSecretInVigilVariableIsNotAKey(t *testing.T) {
+	file := writeFile(t, "c.yaml", "notify:\n  receivers:\n    - {name: ops, type: webhook, url: 'https://hooks.example.com/x', secret_env: VIGIL_OPS_SECRET}\n")
+	_, err := Load(Sources{Files: []string{file}, Environ: []string{"VIGIL_OPS_SECRET=s3cret", "VIGIL_LOG__LEVEL=debug"}})
+	if err != nil {
+		t.Fatalf("a VIGIL_* variable named by secret_env must not be read as a config key: %v", err)
 	}
 }

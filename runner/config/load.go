@@ -72,11 +72,19 @@ func Load(src Sources) (Config, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
+	// A secret may live in a VIGIL_* variable that a receiver names with
+	// secret_env (or url_secret_env, ...): that variable is a value, not a key.
+	secretVars := referencedVars(k.Raw())
 	layer := koanf.New(".")
 	if err := layer.Load(env.Provider(".", env.Opt{
-		Prefix:        EnvPrefix,
-		TransformFunc: envKey,
-		EnvironFunc:   func() []string { return environ },
+		Prefix: EnvPrefix,
+		TransformFunc: func(name, v string) (string, any) {
+			if secretVars[name] {
+				return "", nil
+			}
+			return envKey(name, v)
+		},
+		EnvironFunc: func() []string { return environ },
 	}), nil); err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}
@@ -123,6 +131,30 @@ func Load(src Sources) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// referencedVars collects the values of every *_env key (secret_env,
+// url_secret_env, ...), at any depth and inside lists.
+func referencedVars(v any) map[string]bool {
+	out := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && strings.HasSuffix(k, "_env") && s != "" {
+					out[s] = true
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
 }
 
 // envKey maps VIGIL_SERVER__MAX_BODY_BYTES to server.max_body_bytes.

@@ -11,21 +11,22 @@ import (
 
 // YAML renders the configuration as YAML with secrets redacted: URL
 // credentials and query values, and header values that look like secrets.
-// Secret references (secret_env, secret_file) are shown, never their contents.
+// Secret references (*_secret_env, *_secret_file) are shown, never their
+// contents. A receiver shows only the block of its own type.
 func (c Config) YAML() ([]byte, error) {
 	c.Notify.Receivers = append([]ReceiverConfig(nil), c.Notify.Receivers...)
 	for i := range c.Notify.Receivers {
 		r := &c.Notify.Receivers[i]
 		r.URL = redactURL(r.URL)
-		if len(r.Headers) > 0 {
-			h := make(map[string]string, len(r.Headers))
-			for k, v := range r.Headers {
+		if len(r.Webhook.Headers) > 0 {
+			h := make(map[string]string, len(r.Webhook.Headers))
+			for k, v := range r.Webhook.Headers {
 				if sensitiveHeader(k) {
 					v = "REDACTED"
 				}
 				h[k] = v
 			}
-			r.Headers = h
+			r.Webhook.Headers = h
 		}
 	}
 	return yaml.Marshal(toMap(c))
@@ -77,7 +78,7 @@ func valueMap(v reflect.Value) any {
 		t := v.Type()
 		for i := range t.NumField() {
 			name := t.Field(i).Tag.Get("koanf")
-			if name == "" {
+			if name == "" || t.Field(i).Tag.Get("print") == "omitzero" && v.Field(i).IsZero() {
 				continue
 			}
 			var val yaml.Node

@@ -1,12 +1,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"strings"
 
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/record"
@@ -35,6 +32,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Policies.Path == "" {
 		return bad("policies.path", "must name a bundle directory or .tar.gz")
+	}
+	switch c.Policies.VerificationAlgorithm {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512":
+	default:
+		return bad("policies.verification_algorithm", "%q: want RS256, PS256, ES256, HS256 or another of their 384/512 variants", c.Policies.VerificationAlgorithm)
+	}
+	if c.Policies.RequireSignature && c.Policies.VerificationKey == "" {
+		return bad("policies.require_signature", "needs policies.verification_key, the key signed bundles are checked against")
 	}
 	if c.Record.UnknownFields != "" {
 		if _, err := record.ParseUnknown(c.Record.UnknownFields); err != nil {
@@ -85,36 +90,8 @@ func (c *Config) Validate() error {
 			return bad("notify.link_base", "%q: want an absolute URL", c.Notify.LinkBase)
 		}
 	}
-	names := map[string]bool{}
-	for i, r := range c.Notify.Receivers {
-		key := fmt.Sprintf("notify.receivers[%d]", i)
-		if r.Name == "" {
-			return bad(key+".name", "every receiver needs a name")
-		}
-		key = fmt.Sprintf("notify.receivers[%s]", r.Name)
-		if names[r.Name] {
-			return bad(key+".name", "receiver %q is defined twice", r.Name)
-		}
-		names[r.Name] = true
-		switch r.Type {
-		case "log":
-		case "webhook":
-			u, err := url.Parse(r.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return bad(key+".url", "%q: want an http(s) URL", redactURL(r.URL))
-			}
-			if r.SecretEnv == "" && r.SecretFile == "" {
-				return bad(key, "a webhook needs secret_env or secret_file to sign its requests")
-			}
-		default:
-			return bad(key+".type", "%q: want log or webhook", r.Type)
-		}
-		if r.SecretEnv != "" && r.SecretFile != "" {
-			return bad(key, "set secret_env or secret_file, not both")
-		}
-		if r.Timeout <= 0 {
-			return bad(key+".timeout", "must be a positive duration")
-		}
+	if err := c.validateReceivers(); err != nil {
+		return err
 	}
 	srcNames := map[string]bool{}
 	for i, s := range c.Sources {
@@ -151,28 +128,4 @@ func (c *Config) Validate() error {
 		return bad("check.min_coverage", "%v: want a percentage between 0 and 100", c.Check.MinCoverage)
 	}
 	return nil
-}
-
-// Secret resolves a receiver's secret from its environment variable or file.
-// getenv is os.Getenv outside tests.
-func (r ReceiverConfig) Secret(getenv func(string) string) (string, error) {
-	switch {
-	case r.SecretEnv != "":
-		v := getenv(r.SecretEnv)
-		if v == "" {
-			return "", fmt.Errorf("receiver %q: secret_env: environment variable %s is empty or unset", r.Name, r.SecretEnv)
-		}
-		return v, nil
-	case r.SecretFile != "":
-		b, err := os.ReadFile(r.SecretFile)
-		if err != nil {
-			return "", fmt.Errorf("receiver %q: secret_file: %w", r.Name, err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("receiver %q: secret_file %s is empty", r.Name, r.SecretFile)
-		}
-		return v, nil
-	}
-	return "", errors.New("no secret configured")
 }

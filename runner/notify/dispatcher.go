@@ -8,10 +8,18 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-risk/vigil/runner/alert"
 	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
+	"github.com/vigil-risk/vigil/runner/config"
+	"github.com/vigil-risk/vigil/runner/notify/inhibit"
+	"github.com/vigil-risk/vigil/runner/notify/route"
+	"github.com/vigil-risk/vigil/runner/notify/silence"
 	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
@@ -21,53 +29,110 @@ var migrations embed.FS
 // Component is the outbox's name in schema_migrations.
 const Component = "notify"
 
+// DefaultTimers are the group timers of a tree built without configuration.
+var DefaultTimers = route.Timers{GroupWait: 5 * time.Second, GroupInterval: time.Minute, RepeatInterval: 4 * time.Hour}
+
+// DefaultFallbackAfter is how long a receiver with a fallback fails before
+// its messages move on, when Receiver.FallbackAfter is zero.
+const DefaultFallbackAfter = 10 * time.Minute
+
 // Options configure a Dispatcher; zero values take the defaults.
 type Options struct {
+	// Route is the routing tree; nil sends everything to the first receiver,
+	// grouped by alertname, with DefaultTimers.
+	Route    *route.Route
+	Inhibit  []inhibit.Rule
+	Silences *silence.Service // nil: the dispatcher opens its own over the same database
+	// Labels are added to every alert's labels (where the alert has none of
+	// that name), as Prometheus' external labels: e.g. env.
+	Labels   map[string]string
+	LinkBase string // Message.LinkBase: the console's base URL
+
 	PollInterval time.Duration // how often to look for work without a Kick (default 1s)
-	Timeout      time.Duration // per attempt, for receivers without their own (default 10s)
+	Timeout      time.Duration // per send, for receivers without their own (default 10s)
 	Backoff      Backoff
-	Batch        int              // alert events fanned out per transaction (default 100)
-	Now          func() time.Time // wall clock (default time.Now)
+	Batch        int              // alert events routed, or groups flushed, per transaction (default 100)
+	Now          func() time.Time // wall clock: group timers, backoff, rate limits (default time.Now)
 	Rand         *rand.Rand       // jitter source (default: math/rand/v2's global one)
 	Logger       *slog.Logger
+	Registerer   prometheus.Registerer // for the metrics; nil: not registered
 }
 
-// Dispatcher moves alert events into the outbox and delivers them. Create it
-// with NewDispatcher, start Run once, call Kick after raising or resolving.
+// Dispatcher routes alert events into groups, notifies the groups into the
+// outbox and delivers the outbox. Create it with NewDispatcher, start Run
+// once, call Kick after raising or resolving alerts; or drive it step by
+// step with FanOut, Flush and Deliver (tools and tests).
 type Dispatcher struct {
-	db        *sql.DB
-	receivers []Receiver
+	*Outbox
 	opts      Options
 	log       *slog.Logger
+	tree      *route.Route
+	routes    map[string]*route.Route // by Key
+	silences  *silence.Service
+	receivers []*receiverState
+	byName    map[string]*receiverState
+	labels    alert.Labels
+	metrics   *metrics
 
-	kick chan struct{}   // wakes the fan-out loop
-	wake []chan struct{} // wakes each receiver's sender
-
+	kick   chan struct{}
 	randMu sync.Mutex // *rand.Rand is not safe for concurrent use
 }
 
-// NewDispatcher migrates the outbox (and the alert tables it reads) in db,
-// checks the receivers and options, and returns a Dispatcher ready to Run.
+// receiverState is a receiver and what its sender keeps between sends.
+type receiverState struct {
+	Receiver
+	limits Limits
+	wake   chan struct{}
+
+	mu           sync.Mutex // one sender at a time (Run's, or Deliver's); guards the fields below
+	limiter      limiter
+	failingSince time.Time // zero while the last send succeeded
+	head         *head     // the message being sent
+	headKnown    bool      // head has been read from the outbox
+	// savedFailingSince is failingSince as stored: a receiver without a
+	// rate limit is stored only when it changes.
+	savedFailingSince time.Time
+}
+
+// NewDispatcher migrates the outbox (and the alert and silence tables it
+// reads), checks the receivers, the tree and the options, re-routes the
+// groups of routes that no longer exist, and returns a Dispatcher ready to Run.
 func NewDispatcher(ctx context.Context, db *sql.DB, receivers []Receiver, opts Options) (*Dispatcher, error) {
 	if db == nil {
 		return nil, errors.New("notify: database is nil")
 	}
-	seen := map[string]bool{}
-	for i, r := range receivers {
-		switch {
-		case r.Name == "":
-			return nil, fmt.Errorf("notify: receivers[%d]: name is required", i)
-		case seen[r.Name]:
-			return nil, fmt.Errorf("notify: receivers[%d] %q: name used twice", i, r.Name)
-		case r.Notifier == nil:
-			return nil, fmt.Errorf("notify: receivers[%d] %q: notifier is nil", i, r.Name)
-		case r.Timeout < 0:
-			return nil, fmt.Errorf("notify: receivers[%d] %q: timeout %s is negative", i, r.Name, r.Timeout)
-		}
-		seen[r.Name] = true
-	}
 	var err error
 	if opts, err = opts.withDefaults(); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	d := &Dispatcher{
+		opts:   opts,
+		log:    opts.Logger,
+		tree:   opts.Route,
+		routes: map[string]*route.Route{},
+		byName: map[string]*receiverState{},
+		labels: alert.Labels(opts.Labels),
+		kick:   make(chan struct{}, 1),
+	}
+	if err := d.addReceivers(receivers); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	if d.tree == nil {
+		if len(receivers) == 0 {
+			return nil, errors.New("notify: no receivers and no route")
+		}
+		if d.tree, err = route.New(config.RouteConfig{GroupBy: []string{alert.LabelAlertname}}, DefaultTimers, []string{receivers[0].Name}); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+	}
+	var routeErrs []error
+	d.tree.Walk(func(r *route.Route) {
+		d.routes[r.Key()] = r
+		if _, ok := d.byName[r.Receiver]; !ok {
+			routeErrs = append(routeErrs, fmt.Errorf("route %s: receiver %q is not configured", r.ID(), r.Receiver))
+		}
+	})
+	if err := errors.Join(routeErrs...); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	if err := alertsqlite.Migrate(ctx, db); err != nil {
@@ -76,26 +141,68 @@ func NewDispatcher(ctx context.Context, db *sql.DB, receivers []Receiver, opts O
 	if err := sqldb.Migrate(ctx, db, Component, migrations); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	d := &Dispatcher{
-		db:        db,
-		receivers: make([]Receiver, len(receivers)),
-		opts:      opts,
-		log:       opts.Logger,
-		kick:      make(chan struct{}, 1),
-		wake:      make([]chan struct{}, len(receivers)),
-	}
-	for i, r := range receivers {
-		if r.Timeout == 0 {
-			r.Timeout = opts.Timeout
+	d.Outbox = &Outbox{db: db}
+	if d.silences = opts.Silences; d.silences == nil {
+		if d.silences, err = silence.New(ctx, db, silence.Options{Now: opts.Now, Logger: opts.Logger}); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
 		}
-		d.receivers[i] = r
-		d.wake[i] = make(chan struct{}, 1)
+	}
+	if d.metrics, err = newMetrics(opts.Registerer, d.Outbox); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	if err := d.loadReceivers(ctx); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	if err := d.reroute(ctx); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	if err := d.warnUnknownReceivers(ctx); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	return d, nil
 }
+
+func (d *Dispatcher) addReceivers(receivers []Receiver) error {
+	for i, r := range receivers {
+		switch _, dup := d.byName[r.Name]; {
+		case r.Name == "":
+			return fmt.Errorf("receivers[%d]: name is required", i)
+		case dup:
+			return fmt.Errorf("receivers[%d] %q: name used twice", i, r.Name)
+		case r.Channel == nil:
+			return fmt.Errorf("receivers[%d] %q: channel is nil", i, r.Name)
+		case r.Timeout < 0 || r.FallbackAfter < 0:
+			return fmt.Errorf("receivers[%d] %q: timeout %s and fallback_after %s must not be negative", i, r.Name, r.Timeout, r.FallbackAfter)
+		}
+		if r.Timeout == 0 {
+			r.Timeout = d.opts.Timeout
+		}
+		if r.FallbackAfter == 0 {
+			r.FallbackAfter = DefaultFallbackAfter
+		}
+		rs := &receiverState{Receiver: r, limits: r.Channel.Limits(), wake: make(chan struct{}, 1)}
+		rs.limiter = limiter{perMinute: rs.limits.PerMinute, perSecond: rs.limits.PerSecond}
+		d.receivers = append(d.receivers, rs)
+		d.byName[r.Name] = rs
+	}
+	// A fallback must exist, and following fallbacks must never come back.
+	for _, r := range d.receivers {
+		seen := []string{r.Name}
+		for next := r.Fallback; next != ""; next = d.byName[next].Fallback {
+			if _, ok := d.byName[next]; !ok {
+				return fmt.Errorf("receiver %q: fallback %q is not a configured receiver", seen[len(seen)-1], next)
+			}
+			if slices.Contains(seen, next) {
+				return fmt.Errorf("receiver %q: fallbacks go round in a circle: %v", r.Name, append(seen, next))
+			}
+			seen = append(seen, next)
+		}
+	}
+	return nil
+}
+
+// limited reports whether the receiver has a rate limit to keep.
+func (r *receiverState) limited() bool { return r.limits.PerMinute > 0 || r.limits.PerSecond > 0 }
 
 func (o Options) withDefaults() (Options, error) {
 	if o.PollInterval < 0 || o.Timeout < 0 || o.Batch < 0 {
@@ -123,7 +230,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Kick wakes the dispatcher to fan out new alert events now rather than at
+// Kick wakes the dispatcher to route new alert events now rather than at
 // the next poll. It never blocks.
 func (d *Dispatcher) Kick() {
 	select {
@@ -132,138 +239,99 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run fans out and delivers until ctx ends: first whatever a previous run
-// left, then new events as they come. It returns after every sender has
-// finished its in-flight attempt and recorded the outcome. Call it once.
+// Silences is the silence service the dispatcher mutes with.
+func (d *Dispatcher) Silences() *silence.Service { return d.silences }
+
+// Run routes, notifies and delivers until ctx ends: first whatever a previous
+// run left, then new events as they come. It returns after every sender has
+// finished its in-flight send and recorded the outcome. Call it once.
 // Database errors are logged and retried at the next poll.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for i := range d.receivers {
-		wg.Go(func() { d.sendLoop(ctx, i) })
+	for _, r := range d.receivers {
+		wg.Go(func() { d.sendLoop(ctx, r) })
 	}
-	d.fanOutLoop(ctx)
+	d.dispatchLoop(ctx)
 	wg.Wait()
 	return nil
 }
 
-func (d *Dispatcher) fanOutLoop(ctx context.Context) {
-	ticker := time.NewTicker(d.opts.PollInterval)
-	defer ticker.Stop()
+// dispatchLoop routes new events and flushes groups as their timers fall due.
+func (d *Dispatcher) dispatchLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		n, err := d.FanOut(ctx)
+		if _, err := d.FanOut(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("notify: routing alert events failed; retrying at the next poll", "error", err)
+		}
+		n, err := d.Flush(ctx)
 		if err != nil && ctx.Err() == nil {
-			d.log.Error("notify: fan-out failed; retrying at the next poll", "error", err)
+			d.log.Error("notify: flushing groups failed; retrying at the next poll", "error", err)
 		}
 		if n > 0 {
-			for _, w := range d.wake {
-				select {
-				case w <- struct{}{}:
-				default:
-				}
-			}
+			d.wakeAll()
 		}
+		wait := d.opts.PollInterval
+		if next, err := d.nextFlush(ctx); err == nil && !next.IsZero() {
+			wait = min(wait, max(next.Sub(d.opts.Now()), time.Millisecond))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
-		case <-ticker.C:
+		case <-timer.C:
 		}
 	}
 }
 
-func (d *Dispatcher) sendLoop(ctx context.Context, i int) {
-	r := &d.receivers[i]
+func (d *Dispatcher) wakeAll() {
+	for _, r := range d.receivers {
+		wake(r)
+	}
+}
+
+func wake(r *receiverState) {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) sendLoop(ctx context.Context, r *receiverState) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		next, err := d.deliver(ctx, r)
+		_, next, err := d.deliver(ctx, r)
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("notify: delivery failed; retrying at the next poll", "receiver", r.Name, "error", err)
 		}
-		// Sleep until the next retry falls due, the poll interval at most.
 		wait := d.opts.PollInterval
 		if !next.IsZero() {
 			wait = min(wait, max(next.Sub(d.opts.Now()), time.Millisecond))
 		}
-		timer := time.NewTimer(wait)
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
-		case <-d.wake[i]:
+		case <-r.wake:
 		case <-timer.C:
 		}
-		timer.Stop()
 	}
 }
 
-// Deliver makes one pass over every receiver, sending each notification that
-// is due, one receiver after another; it returns how many it attempted. Run
-// does the same continuously, with one sender per receiver.
+// Deliver makes one pass over every receiver, sending whatever may go now,
+// one receiver after another; it returns how many sends it made. Run does
+// the same continuously, with one sender per receiver.
 func (d *Dispatcher) Deliver(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
-	for i := range d.receivers {
-		n, err := d.deliverCount(ctx, &d.receivers[i])
+	for _, r := range d.receivers {
+		n, _, err := d.deliver(ctx, r)
 		total += n
 		errs = append(errs, err)
 	}
 	return total, errors.Join(errs...)
-}
-
-func (d *Dispatcher) deliver(ctx context.Context, r *Receiver) (time.Time, error) {
-	if _, err := d.deliverCount(ctx, r); err != nil {
-		return time.Time{}, err
-	}
-	return d.nextDue(ctx, r.Name)
-}
-
-// deliverCount sends r's due notifications one at a time until none is due
-// or ctx ends; an attempt under way when ctx ends runs to its own timeout.
-func (d *Dispatcher) deliverCount(ctx context.Context, r *Receiver) (int, error) {
-	n := 0
-	for ctx.Err() == nil {
-		nt, ok, err := d.claim(ctx, r)
-		if err != nil || !ok {
-			return n, err
-		}
-		n++
-		if err := d.attempt(ctx, r, nt); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// attempt sends one claimed notification and records the outcome.
-func (d *Dispatcher) attempt(ctx context.Context, r *Receiver, n *Notification) error {
-	// Neither the send nor its bookkeeping is cut short by shutdown.
-	ctx = context.WithoutCancel(ctx)
-	actx, cancel := context.WithTimeout(ctx, r.Timeout)
-	retry, err := r.Notifier.Notify(actx, n)
-	cancel()
-
-	now := d.opts.Now().UTC()
-	n.Attempts++
-	n.UpdatedAt = now
-	switch {
-	case err == nil:
-		n.Status, n.LastError, n.DeliveredAt = Delivered, "", &now
-		d.log.Debug("notify: delivered", "receiver", r.Name, "notification", n.ID, "alert", n.AlertID,
-			"kind", n.Kind, "attempts", n.Attempts)
-	case retry && n.Attempts < d.opts.Backoff.MaxAttempts:
-		n.LastError = err.Error()
-		n.NextAttempt = now.Add(d.jitter(d.opts.Backoff.ceiling(n.Attempts)))
-		d.log.Debug("notify: attempt failed; will retry", "receiver", r.Name, "notification", n.ID,
-			"alert", n.AlertID, "attempts", n.Attempts, "next_attempt", n.NextAttempt, "error", err)
-	default:
-		n.Status, n.LastError = Failed, err.Error()
-		why := "permanent failure"
-		if retry {
-			why = "out of attempts"
-		}
-		d.log.Error("notify: notification failed: "+why, "receiver", r.Name, "notification", n.ID,
-			"alert", n.AlertID, "kind", n.Kind, "attempts", n.Attempts, "error", err)
-	}
-	return d.record(ctx, n)
 }
 
 // jitter returns a uniformly random duration in [0, ceiling].
@@ -274,4 +342,15 @@ func (d *Dispatcher) jitter(ceiling time.Duration) time.Duration {
 	d.randMu.Lock()
 	defer d.randMu.Unlock()
 	return time.Duration(d.opts.Rand.Int64N(int64(ceiling) + 1))
+}
+
+// alertLabels is the alert's label set with the dispatcher's own added.
+func (d *Dispatcher) alertLabels(a *alert.Alert) alert.Labels {
+	l := a.Labels()
+	for k, v := range d.labels {
+		if _, ok := l[k]; !ok && v != "" {
+			l[k] = v
+		}
+	}
+	return l
 }

@@ -1,85 +1,102 @@
-// Package notify delivers alerts to people and systems through a durable
-// outbox. A Dispatcher tails the alert events (raised, resolved), writes one
-// notification per receiver in the same transaction that advances its
-// cursor, and sends them with retries, exponential backoff and full jitter.
-// Nothing is lost or fanned out twice across crashes and restarts; a
-// receiver sees a notification more than once only if a send was cut off
-// mid-flight, and then with the same idempotency key.
+// Package notify delivers alerts to people and systems as Prometheus
+// Alertmanager does — a routing tree, groups with group_wait,
+// group_interval and repeat_interval, silences and inhibition — through a
+// durable outbox in the runner's SQLite database.
 //
-// Each channel is a small subpackage behind one interface, Notifier (as in
-// Prometheus Alertmanager): notify/webhook, notify/logchan. notify/receiver
-// builds them from configuration.
+// The Dispatcher tails the alert events (raised, resolved) and routes each
+// alert into its groups (notify/route) in the transaction that advances its
+// cursor. When a group's timer falls due, the alerts neither silenced
+// (notify/silence) nor inhibited (notify/inhibit) are compared with what the
+// group last said, and a Message goes into the outbox if something changed
+// or the repeat interval passed. Each receiver's sender sends its messages in
+// order within the vendor's rate limit (Channel.Limits): what waited while
+// the receiver was held back goes out merged into one digest, rendered then
+// and split by the channel into parts, each part one send. Retryable
+// failures back off with full jitter; a permanent one is a dead letter
+// (status failed, the vendor's words kept); a receiver failing for longer
+// than its FallbackAfter hands its messages to its Fallback. Nothing is lost
+// across crashes: a part is sent again only if the process died mid-send,
+// and then with the same idempotency key.
+//
+// Each channel is a subpackage behind one interface, Channel (channel.go).
 package notify
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"strconv"
+	"errors"
 	"time"
-
-	"github.com/vigil-risk/vigil/runner/alert"
-	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
-// Kind says what a notification announces.
+// Kind says what a message announces: any firing alert makes it Firing.
 type Kind string
 
 const (
-	Firing   Kind = "firing"   // the alert was raised
-	Resolved Kind = "resolved" // the alert was resolved
+	Firing   Kind = "firing"
+	Resolved Kind = "resolved"
 )
 
 // Status is where a notification is in delivery.
 type Status string
 
 const (
-	Pending   Status = "pending"   // waiting for its (next) attempt
-	Delivered Status = "delivered" // the receiver accepted it
-	Failed    Status = "failed"    // permanently refused, or out of attempts
+	Pending   Status = "pending"   // waiting for its (next) send
+	Delivered Status = "delivered" // every part accepted
+	Failed    Status = "failed"    // a dead letter: refused for good, or out of attempts
+	Merged    Status = "merged"    // carried on by a digest (see Notification.CarriedBy)
+	Rerouted  Status = "rerouted"  // its receiver kept failing: carried on by the fallback receiver's copy
 )
 
-func (s Status) valid() bool { return s == Pending || s == Delivered || s == Failed }
-
-// Notification is one alert event for one receiver.
-type Notification struct {
-	ID             int64       `json:"id"`
-	Receiver       string      `json:"receiver"`
-	AlertID        int64       `json:"alert_id"`
-	EventID        int64       `json:"event_id"`
-	Kind           Kind        `json:"kind"`
-	Alert          alert.Alert `json:"alert"`    // as it was right after the event
-	Attempts       int         `json:"attempts"` // made so far, not counting the one in progress
-	IdempotencyKey string      `json:"idempotency_key"`
-	Status         Status      `json:"status"`
-	NextAttempt    time.Time   `json:"next_attempt"`
-	LastError      string      `json:"last_error,omitempty"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
-	DeliveredAt    *time.Time  `json:"delivered_at,omitempty"`
+func (s Status) valid() bool {
+	switch s {
+	case Pending, Delivered, Failed, Merged, Rerouted:
+		return true
+	}
+	return false
 }
 
-// Notifier sends a notification through one channel. It reports whether a
-// failure is worth retrying (a timeout, a 5xx) or permanent (a 4xx). The
-// context carries the per-attempt timeout.
-type Notifier interface {
-	Notify(ctx context.Context, n *Notification) (retry bool, err error)
-}
-
-// Receiver is a named destination and the Notifier that reaches it.
+// Receiver is a named destination: its channel, and how the dispatcher
+// treats it.
 type Receiver struct {
-	Name     string
-	Notifier Notifier
-	Timeout  time.Duration // per attempt; 0 means Options.Timeout
+	Name         string
+	Channel      Channel
+	Timeout      time.Duration // per send; 0 means Options.Timeout
+	SendResolved bool          // also notify alerts that resolved
+	Locale       string        // Message.Locale: "zh" or "en"
+	// Fallback takes over this receiver's messages once it has been failing
+	// (no send accepted) for FallbackAfter.
+	Fallback      string
+	FallbackAfter time.Duration
 }
 
-// idempotencyKey is stable for one alert event and receiver, so a receiver
-// can drop a notification it already has; it differs between receivers and
-// between databases (the event time is part of it).
-func idempotencyKey(receiver string, e alert.Event) string {
+// RetryAfterError is a retryable Send error that says how long the vendor
+// wants the sender to wait (an HTTP Retry-After, DingTalk's ban after too
+// many messages); the dispatcher waits at least that long. Channels may
+// return any error with a RetryAfter() time.Duration method.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string             { return e.Err.Error() }
+func (e *RetryAfterError) Unwrap() error             { return e.Err }
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+// retryAfter is the wait a Send error asks for, or 0.
+func retryAfter(err error) time.Duration {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return max(ra.RetryAfter(), 0)
+	}
+	return 0
+}
+
+// key derives an idempotency key: stable for the same parts, across retries
+// and restarts, and different for anything else.
+func key(parts ...string) string {
 	h := sha256.New()
-	for _, part := range []string{receiver, strconv.FormatInt(e.AlertID, 10), strconv.FormatInt(e.ID, 10), sqldb.FormatTime(e.Time)} {
-		h.Write([]byte(part))
+	for _, p := range parts {
+		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])

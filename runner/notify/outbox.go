@@ -9,231 +9,97 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-risk/vigil/runner/alert"
-	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
 	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
-// cursorName is the dispatcher's row in notify_cursor.
-const cursorName = "alert_events"
-
-// leaseSlack is added to the attempt timeout while a notification is
-// claimed: if the process dies mid-send, it is retried after that long.
-const leaseSlack = 10 * time.Second
-
-// FanOut turns every alert event after the cursor into one pending
-// notification per receiver, a batch per transaction that also advances the
-// cursor. It returns how many notifications it created. Run calls it; it is
-// exported for tools and tests.
-func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, more, err := d.fanOutBatch(ctx)
-		total += n
-		if err != nil || !more {
-			return total, err
-		}
-	}
+// Outbox reads the stored notifications: what the API and `vigil
+// notifications` show. The Dispatcher embeds one.
+type Outbox struct {
+	db *sql.DB
 }
 
-func (d *Dispatcher) fanOutBatch(ctx context.Context) (created int, more bool, err error) {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, false, fmt.Errorf("fan-out: begin: %w", err)
+// OpenOutbox migrates the outbox tables in db and returns a reader over them.
+func OpenOutbox(ctx context.Context, db *sql.DB) (*Outbox, error) {
+	if err := sqldb.Migrate(ctx, db, Component, migrations); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	var cursor int64
-	err = tx.QueryRowContext(ctx, `SELECT event_id FROM notify_cursor WHERE name = ?`, cursorName).Scan(&cursor)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, fmt.Errorf("fan-out: read cursor: %w", err)
-	}
-	events, err := alertsqlite.Feed(ctx, tx, cursor, d.opts.Batch)
-	if err != nil {
-		return 0, false, fmt.Errorf("fan-out: %w", err)
-	}
-	if len(events) == 0 {
-		return 0, false, tx.Rollback()
-	}
-	now := sqldb.FormatTime(d.opts.Now())
-	for _, e := range events {
-		kind := Firing
-		if e.Kind == alert.EventResolved {
-			kind = Resolved
-		}
-		for _, r := range d.receivers {
-			res, err := tx.ExecContext(ctx, `INSERT INTO notifications
-				(receiver, event_id, alert_id, kind, alert, idempotency_key, status, attempts, next_attempt_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
-				ON CONFLICT (event_id, receiver) DO NOTHING`,
-				r.Name, e.ID, e.AlertID, string(kind), string(e.Data), idempotencyKey(r.Name, e), now, now, now)
-			if err != nil {
-				return 0, false, fmt.Errorf("fan-out: event %d to receiver %s: %w", e.ID, r.Name, err)
-			}
-			n, _ := res.RowsAffected()
-			created += int(n)
-		}
-	}
-	last := events[len(events)-1].ID
-	if _, err = tx.ExecContext(ctx, `INSERT INTO notify_cursor (name, event_id, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id, updated_at = excluded.updated_at`,
-		cursorName, last, now); err != nil {
-		return 0, false, fmt.Errorf("fan-out: move cursor to %d: %w", last, err)
-	}
-	if err = tx.Commit(); err != nil {
-		return 0, false, fmt.Errorf("fan-out: commit: %w", err)
-	}
-	return created, len(events) == d.opts.Batch, nil
+	return &Outbox{db: db}, nil
 }
 
-// dueCondition selects r's pending notifications that may go now: due, and
-// not queued behind an older pending one of the same alert, so that a
-// receiver never hears "resolved" before "firing".
-const dueCondition = `n.receiver = ? AND n.status = 'pending' AND NOT EXISTS (
-	SELECT 1 FROM notifications p
-	WHERE p.alert_id = n.alert_id AND p.receiver = n.receiver AND p.status = 'pending' AND p.id < n.id)`
-
-// claim takes r's next due notification and leases it (moves its next
-// attempt past the attempt's timeout), so that no other sender takes it.
-func (d *Dispatcher) claim(ctx context.Context, r *Receiver) (*Notification, bool, error) {
-	now := d.opts.Now().UTC()
-	lease := now.Add(r.Timeout + leaseSlack)
-	row := d.db.QueryRowContext(ctx, `UPDATE notifications SET next_attempt_at = ?
-		WHERE id = (SELECT n.id FROM notifications n WHERE `+dueCondition+` AND n.next_attempt_at <= ?
-			ORDER BY n.next_attempt_at, n.id LIMIT 1)
-		RETURNING `+notificationColumns,
-		sqldb.FormatTime(lease), r.Name, sqldb.FormatTime(now))
-	n, snapshot, err := scanNotification(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("receiver %s: claim: %w", r.Name, err)
-	}
-	if err := json.Unmarshal(snapshot, &n.Alert); err != nil {
-		// Unsendable: fail it rather than claim it again forever.
-		n.Attempts, n.Status, n.UpdatedAt = n.Attempts+1, Failed, now
-		n.LastError = fmt.Sprintf("alert snapshot of event %d: %v", n.EventID, err)
-		d.log.Error("notify: notification failed: permanent failure", "receiver", r.Name, "notification", n.ID,
-			"alert", n.AlertID, "error", n.LastError)
-		if err := d.record(ctx, n); err != nil {
-			return nil, false, err
-		}
-		return d.claim(ctx, r)
-	}
-	return n, true, nil
-}
-
-// record stores the outcome of an attempt.
-func (d *Dispatcher) record(ctx context.Context, n *Notification) error {
-	_, err := d.db.ExecContext(ctx, `UPDATE notifications
-		SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?, delivered_at = ?
-		WHERE id = ?`,
-		string(n.Status), n.Attempts, sqldb.FormatTime(n.NextAttempt), n.LastError, sqldb.FormatTime(n.UpdatedAt),
-		sqldb.NullTime(n.DeliveredAt), n.ID)
-	if err != nil {
-		return fmt.Errorf("receiver %s: record notification %d: %w", n.Receiver, n.ID, err)
-	}
-	return nil
-}
-
-// nextDue is when r's next notification falls due; zero if none waits.
-func (d *Dispatcher) nextDue(ctx context.Context, receiver string) (time.Time, error) {
-	var next sql.NullString
-	err := d.db.QueryRowContext(ctx, `SELECT MIN(n.next_attempt_at) FROM notifications n WHERE `+dueCondition, receiver).Scan(&next)
-	if err != nil || !next.Valid {
-		return time.Time{}, err
-	}
-	return sqldb.ParseTime(next.String)
-}
-
-// warnUnknownReceivers logs pending notifications left for receivers that
-// are no longer configured. They stay pending, and go out if the receiver
-// comes back.
-func (d *Dispatcher) warnUnknownReceivers(ctx context.Context) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT receiver, COUNT(*) FROM notifications WHERE status = 'pending' GROUP BY receiver`)
-	if err != nil {
-		return fmt.Errorf("count pending notifications: %w", err)
-	}
-	defer rows.Close()
-	known := map[string]bool{}
-	for _, r := range d.receivers {
-		known[r.Name] = true
-	}
-	for rows.Next() {
-		var name string
-		var n int
-		if err := rows.Scan(&name, &n); err != nil {
-			return fmt.Errorf("count pending notifications: %w", err)
-		}
-		if !known[name] {
-			d.log.Warn("notify: pending notifications for a receiver that is not configured; they wait until it is",
-				"receiver", name, "pending", n)
-		}
-	}
-	return rows.Err()
+// Notification is one stored message: a group's notification, a digest of
+// several, or a fallback's copy of another receiver's.
+type Notification struct {
+	ID             int64             `json:"id"`
+	Receiver       string            `json:"receiver"`
+	GroupKey       string            `json:"group_key"`
+	GroupLabels    map[string]string `json:"group_labels,omitempty"`
+	Kind           Kind              `json:"kind"` // firing if any of its alerts fires
+	Status         Status            `json:"status"`
+	Alerts         int               `json:"alerts"`          // how many alerts it carries
+	Digest         int               `json:"digest"`          // how many group notifications it carries
+	Parts          int               `json:"parts"`           // payloads it was rendered into (0 before)
+	PartsSent      int               `json:"parts_sent"`      // payloads accepted so far
+	Attempts       int               `json:"attempts"`        // sends made, retries included
+	IdempotencyKey string            `json:"idempotency_key"` // the same on every retry, across restarts
+	NextAttempt    time.Time         `json:"next_attempt"`
+	LastError      string            `json:"last_error,omitempty"` // for a dead letter, the vendor's words
+	CarriedBy      int64             `json:"carried_by,omitempty"` // merged: the digest; rerouted: the fallback's copy
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	DeliveredAt    *time.Time        `json:"delivered_at,omitempty"`
+	Message        *Message          `json:"message,omitempty"` // Get only: what it says
 }
 
 // Filter selects notifications for List; zero fields match everything.
 type Filter struct {
 	Status   Status
 	Receiver string
-	AlertID  int64
 	Limit    int   // 0 means 100; at most 1000
 	Before   int64 // only notifications with a smaller ID: the next page's cursor
 }
 
-// List returns notifications matching f, newest first.
-func (d *Dispatcher) List(ctx context.Context, f Filter) ([]Notification, error) {
+// List returns notifications matching f, newest first, without their messages.
+func (o *Outbox) List(ctx context.Context, f Filter) ([]Notification, error) {
 	if f.Status != "" && !f.Status.valid() {
-		return nil, fmt.Errorf("list notifications: status %q: want pending, delivered or failed", f.Status)
+		return nil, fmt.Errorf("list notifications: %w: status %q: want pending, delivered, failed, merged or rerouted", ErrInvalid, f.Status)
 	}
-	if f.Limit < 0 || f.Before < 0 || f.AlertID < 0 {
-		return nil, errors.New("list notifications: limit, before and alert id must not be negative")
+	if f.Limit < 0 || f.Before < 0 {
+		return nil, fmt.Errorf("list notifications: %w: limit and before must not be negative", ErrInvalid)
 	}
 	if f.Limit == 0 {
 		f.Limit = 100
 	}
-	f.Limit = min(f.Limit, 1000)
 	var where []string
 	var args []any
 	if f.Status != "" {
-		where, args = append(where, "n.status = ?"), append(args, string(f.Status))
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	}
 	if f.Receiver != "" {
-		where, args = append(where, "n.receiver = ?"), append(args, f.Receiver)
-	}
-	if f.AlertID > 0 {
-		where, args = append(where, "n.alert_id = ?"), append(args, f.AlertID)
+		where, args = append(where, "receiver = ?"), append(args, f.Receiver)
 	}
 	if f.Before > 0 {
-		where, args = append(where, "n.id < ?"), append(args, f.Before)
+		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
-	query := `SELECT ` + notificationColumns + ` FROM notifications n`
+	query := `SELECT ` + notificationColumns + `, group_labels FROM notifications`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY n.id DESC LIMIT ?`
-	rows, err := d.db.QueryContext(ctx, query, append(args, f.Limit)...)
+	rows, err := o.db.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, min(f.Limit, 1000))...)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
 	}
 	defer rows.Close()
 	var out []Notification
 	for rows.Next() {
-		n, snapshot, err := scanNotification(rows)
-		if err != nil {
+		var n Notification
+		var labels []byte
+		if err := scanNotification(rows, &n, &labels); err != nil {
 			return nil, fmt.Errorf("list notifications: %w", err)
 		}
-		// One unreadable snapshot must not hide the rest; claim fails that
-		// notification with the reason.
-		if json.Unmarshal(snapshot, &n.Alert) != nil {
-			n.Alert = alert.Alert{ID: n.AlertID}
+		if err := json.Unmarshal(labels, &n.GroupLabels); err != nil {
+			return nil, fmt.Errorf("list notifications: notification %d: group labels: %w", n.ID, err)
 		}
-		out = append(out, *n)
+		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
@@ -241,40 +107,193 @@ func (d *Dispatcher) List(ctx context.Context, f Filter) ([]Notification, error)
 	return out, nil
 }
 
+var (
+	ErrNotFound = errors.New("not found") // no notification with that ID
+	ErrInvalid  = errors.New("invalid")   // a request that can never succeed
+)
+
+// Get returns one notification with its message.
+func (o *Outbox) Get(ctx context.Context, id int64) (Notification, error) {
+	var n Notification
+	var msg string
+	err := scanNotification(o.db.QueryRowContext(ctx, `SELECT `+prefixed+`, b.message
+		FROM notifications n JOIN notification_bodies b ON b.id = n.id WHERE n.id = ?`, id), &n, &msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, fmt.Errorf("notification %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return n, fmt.Errorf("notification %d: %w", id, err)
+	}
+	n.Message = &Message{}
+	if err := json.Unmarshal([]byte(msg), n.Message); err != nil {
+		return n, fmt.Errorf("notification %d: message: %w", id, err)
+	}
+	n.GroupLabels = n.Message.GroupLabels
+	return n, nil
+}
+
 // Pending counts the notifications still to be delivered.
-func (d *Dispatcher) Pending(ctx context.Context) (int, error) {
+func (o *Outbox) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE status = 'pending'`).Scan(&n); err != nil {
+	if err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE status = 'pending'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count pending notifications: %w", err)
 	}
 	return n, nil
 }
 
-const notificationColumns = `id, receiver, event_id, alert_id, kind, alert, idempotency_key, status, attempts,
-	next_attempt_at, last_error, created_at, updated_at, delivered_at`
-
-// scanNotification reads a row but for the alert, which it returns as JSON.
-func scanNotification(row interface{ Scan(...any) error }) (*Notification, []byte, error) {
-	var n Notification
-	var kind, status, next, created, updated string
-	var snapshot []byte
-	var delivered sql.NullString
-	if err := row.Scan(&n.ID, &n.Receiver, &n.EventID, &n.AlertID, &kind, &snapshot, &n.IdempotencyKey, &status,
-		&n.Attempts, &next, &n.LastError, &created, &updated, &delivered); err != nil {
-		return nil, nil, err
+// pendingByReceiver counts the pending notifications of each receiver.
+func (o *Outbox) pendingByReceiver(ctx context.Context) (map[string]int, error) {
+	rows, err := o.db.QueryContext(ctx, `SELECT receiver, COUNT(*) FROM notifications WHERE status = 'pending' GROUP BY receiver`)
+	if err != nil {
+		return nil, fmt.Errorf("count pending notifications: %w", err)
 	}
-	n.Kind, n.Status = Kind(kind), Status(status)
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("count pending notifications: %w", err)
+		}
+		out[name] = n
+	}
+	return out, rows.Err()
+}
+
+const notificationColumns = `id, receiver, group_key, kind, status, alerts, digest, parts, parts_sent, attempts,
+	idempotency_key, next_attempt_at, last_error, carried_by, created_at, updated_at, delivered_at`
+
+// prefixed is notificationColumns of the table aliased n.
+var prefixed = "n." + strings.Join(strings.Split(strings.ReplaceAll(notificationColumns, "\n\t", " "), ", "), ", n.")
+
+func scanNotification(row interface{ Scan(...any) error }, n *Notification, extra any) error {
+	var kind, status, next, created, updated string
+	var carried sql.NullInt64
+	var delivered sql.NullString
+	if err := row.Scan(&n.ID, &n.Receiver, &n.GroupKey, &kind, &status, &n.Alerts, &n.Digest, &n.Parts, &n.PartsSent,
+		&n.Attempts, &n.IdempotencyKey, &next, &n.LastError, &carried, &created, &updated, &delivered, extra); err != nil {
+		return err
+	}
+	n.Kind, n.Status, n.CarriedBy = Kind(kind), Status(status), carried.Int64
 	var err error
 	for _, t := range []struct {
 		dst *time.Time
 		src string
 	}{{&n.NextAttempt, next}, {&n.CreatedAt, created}, {&n.UpdatedAt, updated}} {
 		if *t.dst, err = sqldb.ParseTime(t.src); err != nil {
-			return nil, nil, fmt.Errorf("notification %d: %w", n.ID, err)
+			return fmt.Errorf("notification %d: %w", n.ID, err)
 		}
 	}
 	if n.DeliveredAt, err = sqldb.ParseNullTime(delivered); err != nil {
-		return nil, nil, fmt.Errorf("notification %d: delivered_at: %w", n.ID, err)
+		return fmt.Errorf("notification %d: delivered_at: %w", n.ID, err)
 	}
-	return &n, snapshot, nil
+	return nil
+}
+
+// execer is a *sql.Tx or a *sql.DB.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// enqueue stores a new message, waiting for its receiver's sender.
+func (d *Dispatcher) enqueue(ctx context.Context, tx execer, m *Message, now time.Time) error {
+	_, err := insertMessage(ctx, tx, m, Pending, now)
+	return err
+}
+
+func insertMessage(ctx context.Context, tx execer, m *Message, status Status, now time.Time) (int64, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return 0, fmt.Errorf("encode message for %s: %w", m.Receiver, err)
+	}
+	labels, err := json.Marshal(m.GroupLabels)
+	if err != nil {
+		return 0, fmt.Errorf("encode message for %s: %w", m.Receiver, err)
+	}
+	at := sqldb.FormatTime(now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (receiver, group_key, group_labels, kind, alerts, digest,
+		idempotency_key, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Receiver, m.GroupKey, string(labels), string(m.Status), len(m.Alerts), max(m.Digest, 1), m.IdempotencyKey,
+		string(status), at, at, at)
+	if err != nil {
+		return 0, fmt.Errorf("store message for %s: %w", m.Receiver, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("store message for %s: %w", m.Receiver, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notification_bodies (id, message) VALUES (?, ?)`, id, string(body)); err != nil {
+		return 0, fmt.Errorf("store message for %s: %w", m.Receiver, err)
+	}
+	return id, nil
+}
+
+// loadReceivers restores each receiver's recent sends and failure streak.
+func (d *Dispatcher) loadReceivers(ctx context.Context) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT name, sends, failing_since FROM notify_receivers`)
+	if err != nil {
+		return fmt.Errorf("load receivers: %w", err)
+	}
+	defer rows.Close()
+	now := d.opts.Now()
+	for rows.Next() {
+		var name string
+		var sends []byte
+		var failing sql.NullString
+		if err := rows.Scan(&name, &sends, &failing); err != nil {
+			return fmt.Errorf("load receivers: %w", err)
+		}
+		r, ok := d.byName[name]
+		if !ok {
+			continue
+		}
+		var log []int64
+		if err := json.Unmarshal(sends, &log); err != nil {
+			return fmt.Errorf("load receiver %s: sends: %w", name, err)
+		}
+		r.limiter.restore(log, now)
+		if failing.Valid {
+			if r.failingSince, err = sqldb.ParseTime(failing.String); err != nil {
+				return fmt.Errorf("load receiver %s: %w", name, err)
+			}
+			r.savedFailingSince = r.failingSince
+		}
+	}
+	return rows.Err()
+}
+
+// saveReceiver stores r's recent sends and failure streak.
+func saveReceiver(ctx context.Context, tx execer, r *receiverState, now time.Time) error {
+	sends, err := json.Marshal(r.limiter.log(now))
+	if err != nil {
+		return err
+	}
+	var failing any
+	if !r.failingSince.IsZero() {
+		failing = sqldb.FormatTime(r.failingSince)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO notify_receivers (name, sends, failing_since, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET sends = excluded.sends, failing_since = excluded.failing_since, updated_at = excluded.updated_at`,
+		r.Name, string(sends), failing, sqldb.FormatTime(now))
+	if err != nil {
+		return fmt.Errorf("receiver %s: store its sends: %w", r.Name, err)
+	}
+	return nil
+}
+
+// warnUnknownReceivers logs pending notifications left for receivers that
+// are no longer configured. They stay pending, and go out if the receiver
+// comes back.
+func (d *Dispatcher) warnUnknownReceivers(ctx context.Context) error {
+	pending, err := d.pendingByReceiver(ctx)
+	if err != nil {
+		return err
+	}
+	for name, n := range pending {
+		if _, ok := d.byName[name]; !ok {
+			d.log.Warn("notify: pending notifications for a receiver that is not configured; they wait until it is",
+				"receiver", name, "pending", n)
+		}
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ type JSONL struct {
 type lineBuffer struct {
 	buf bytes.Buffer
 	enc *json.Encoder
+	raw []byte // lines written without the encoder
 }
 
 const (
@@ -94,6 +95,11 @@ func (l *JSONL) Write(v any) error {
 	if err := lb.enc.Encode(v); err != nil {
 		return fmt.Errorf("jsonl: encode %T: %w", v, err)
 	}
+	return l.writeLine(lb.buf.Bytes())
+}
+
+// writeLine copies one encoded line into the buffer.
+func (l *JSONL) writeLine(line []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -102,13 +108,32 @@ func (l *JSONL) Write(v any) error {
 	case l.err != nil:
 		return l.err
 	}
-	if _, err := l.w.Write(lb.buf.Bytes()); err != nil {
+	if _, err := l.w.Write(line); err != nil {
 		return err
 	}
 	if l.pending == nil {
 		l.pending = time.AfterFunc(flushEvery, l.flushLater)
 	}
 	return nil
+}
+
+// writeDecision is Write for a decision, encoded by appendDecision.
+func (l *JSONL) writeDecision(d *decision.Decision) error {
+	if l == nil {
+		return nil
+	}
+	lb := l.lines.Get().(*lineBuffer)
+	defer func() {
+		if cap(lb.raw) <= maxPooledLine {
+			l.lines.Put(lb)
+		}
+	}()
+	var err error
+	if lb.raw, err = appendDecision(lb.raw[:0], d); err != nil {
+		return fmt.Errorf("jsonl: encode %T: %w", d, err)
+	}
+	lb.raw = append(lb.raw, '\n')
+	return l.writeLine(lb.raw)
 }
 
 func (l *JSONL) flushLater() {
@@ -180,7 +205,7 @@ type DeadLetterWriter interface {
 // DecisionLog writes decisions as JSONL.
 type DecisionLog struct{ *JSONL }
 
-func (l DecisionLog) WriteDecision(d *decision.Decision) error { return l.Write(d) }
+func (l DecisionLog) WriteDecision(d *decision.Decision) error { return l.writeDecision(d) }
 
 // DeadLetterLog writes dead letters as JSONL, stamped with wall time.
 type DeadLetterLog struct{ *JSONL }

@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/vigil-risk/vigil/runner/decision"
+	"github.com/vigil-risk/vigil/runner/policy/fastpath"
 	"github.com/vigil-risk/vigil/runner/record"
 )
 
@@ -34,12 +35,37 @@ var (
 	reasonTerm  = ast.StringTerm("reason")
 )
 
-// Decide evaluates every rule against one record with a single query and
-// folds the hits into a decision: hits sorted by rule name, shadow-mode hits
-// kept apart, the action and score from the enforced hits. EvalUS is the
-// wall time Decide took. An evaluation error names the rule when it can.
+// Decide evaluates every rule against one record and folds the hits into a
+// decision: hits sorted by rule name, shadow-mode hits kept apart, the
+// action and score from the enforced hits. EvalUS is the wall time Decide
+// took. An evaluation error names the rule when it can.
+//
+// Rules go through the fast path (package fastpath: OPA's semantics in Go,
+// OPA itself for what it leaves over); the decision is the one plain OPA
+// makes (DecideOPA), which WithDifferential checks on every record.
 func (p *Policy) Decide(ctx context.Context, in *Input) (decision.Decision, error) {
 	start := time.Now()
+	d, err := p.decide(ctx, in, p.fast != nil)
+	if p.differential && p.fast != nil {
+		want, wantErr := p.decide(ctx, in, false)
+		if m := mismatch(&d, err, &want, wantErr); m != nil {
+			return d, m
+		}
+	}
+	d.EvalUS = time.Since(start).Microseconds()
+	return d, err
+}
+
+// DecideOPA decides with plain OPA: one query of every rule, the input
+// built whole. It is the oracle the fast path is held to.
+func (p *Policy) DecideOPA(ctx context.Context, in *Input) (decision.Decision, error) {
+	start := time.Now()
+	d, err := p.decide(ctx, in, false)
+	d.EvalUS = time.Since(start).Microseconds()
+	return d, err
+}
+
+func (p *Policy) decide(ctx context.Context, in *Input, fast bool) (decision.Decision, error) {
 	d := decision.Decision{PolicyRevision: p.Revision, RunnerVersion: p.runnerVersion}
 	d.RecordID = text(in.Record[p.idField])
 	d.RecordType = text(in.Record[p.typeField])
@@ -49,26 +75,91 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (decision.Decision, erro
 	if err := ctx.Err(); err != nil {
 		return d, err
 	}
+	var err error
+	if fast && finite(in.Scores) {
+		err = p.collectFast(ctx, &d, in)
+	} else {
+		err = p.collectOPA(ctx, &d, in)
+	}
+	if err != nil {
+		return d, err
+	}
+	d.Action, d.Score = decision.Aggregate(d.Hits)
+	return d, nil
+}
 
+// collectOPA evaluates the one query of all rules.
+func (p *Policy) collectOPA(ctx context.Context, d *decision.Decision, in *Input) error {
 	input, err := inputValue(in)
 	if err != nil {
-		return d, fmt.Errorf("record %s: %w", d.RecordID, err)
+		return fmt.Errorf("record %s: %w", d.RecordID, err)
 	}
 	var opts [4]rego.EvalOption
 	n := copy(opts[:], p.evalOpts)
 	opts[n] = rego.EvalParsedInput(input)
 	rs, err := p.query.Eval(ctx, opts[:n+1]...)
 	if err != nil {
-		return d, p.evalError(err)
+		return p.evalError(err)
 	}
 	if len(rs) == 1 {
-		if err := p.collect(&d, rs[0].Bindings["hits"], in.Record); err != nil {
-			return d, err
+		return p.collect(d, rs[0].Bindings["hits"], in.Record)
+	}
+	return nil
+}
+
+// collectFast runs the fast path and asks OPA, rule by rule, about what it
+// leaves over; the input is built for OPA only then.
+func (p *Policy) collectFast(ctx context.Context, d *decision.Decision, in *Input) error {
+	var buf [32]fastpath.Outcome
+	out := buf[:0]
+	if n := p.fast.prog.Len(); n <= len(buf) {
+		out = buf[:n]
+	} else {
+		out = make([]fastpath.Outcome, n)
+	}
+	p.fast.prog.Eval(ctx, inputDoc{in}, out)
+	var input ast.Value
+	for i := range out {
+		var v ast.Value
+		switch out[i].State {
+		case fastpath.NotFired:
+			continue
+		case fastpath.Fired:
+			v = out[i].Value.Value
+		case fastpath.NeedsOPA:
+			if input == nil {
+				var err error
+				if input, err = inputValue(in); err != nil {
+					return fmt.Errorf("record %s: %w", d.RecordID, err)
+				}
+			}
+			var opts [4]rego.EvalOption
+			n := copy(opts[:], p.evalOpts)
+			opts[n] = rego.EvalParsedInput(input)
+			rs, err := p.fast.queries[i].Eval(ctx, opts[:n+1]...)
+			if err != nil {
+				return p.evalError(err)
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			var ok bool
+			if v, ok = rs[0].Bindings["hit"].(ast.Value); !ok {
+				return fmt.Errorf("rule %s: unexpected result %T", p.Rules[i].Name, rs[0].Bindings["hit"])
+			}
+		}
+		rule := &p.Rules[i]
+		h, err := hitOf(rule, v, in.Record)
+		if err != nil {
+			return err
+		}
+		if rule.Mode == decision.Shadow {
+			d.ShadowHits = append(d.ShadowHits, h)
+		} else {
+			d.Hits = append(d.Hits, h)
 		}
 	}
-	d.Action, d.Score = decision.Aggregate(d.Hits)
-	d.EvalUS = time.Since(start).Microseconds()
-	return d, nil
+	return nil
 }
 
 // collect turns the hits object (rule name → hit) into decision hits, in

@@ -17,6 +17,9 @@ type options struct {
 	runnerVersion string
 	log           *slog.Logger
 	debounce      time.Duration
+	verification  *Verification // nil: signatures are not checked
+	differential  bool          // Decide checks the fast path against plain OPA
+	noFastPath    bool          // every record goes through the one OPA query
 }
 
 func newOptions(opts []Option) options {

@@ -17,9 +17,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/feature/model"
@@ -40,8 +38,12 @@ type Policy struct {
 
 	byName   map[string]*Rule
 	fileRule map[string]string // module file → rule name, to name a rule in eval errors
-	query    rego.PreparedEvalQuery
-	evalOpts []rego.EvalOption // the per-call options that never change
+	query    rego.PreparedEvalQuery // every rule at once: the oracle, and the path without a fast path
+	evalOpts []rego.EvalOption      // the per-call options that never change
+
+	fast         *fastPath // nil: every record goes through query
+	fastReason   string    // why there is no fast path
+	differential bool      // Decide checks the fast path against query (WithDifferential)
 
 	idField, typeField, timeField string
 	runnerVersion                 string
@@ -65,7 +67,7 @@ const hitsQuery = `hits := {name: h | some name; h := data.risk.rules[name].hit}
 func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 	o := newOptions(opts)
 	start := time.Now()
-	src, errs := readBundle(path)
+	src, errs := readBundle(path, o.verification)
 	if errs != nil {
 		return nil, errs.sorted()
 	}
@@ -108,7 +110,7 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 		errs = append(errs, p.checkInputRefs(src.bundle.Modules)...)
 	}
 
-	query, err := prepare(ctx, &src.bundle)
+	cp, err := prepare(ctx, &src.bundle)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -122,21 +124,29 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 		return nil, errs.sorted()
 	}
 
-	p.Rules, p.fileRule, p.query = rules, fileRule, query
+	p.Rules, p.fileRule, p.query = rules, fileRule, cp.query
 	p.byName = make(map[string]*Rule, len(rules))
 	for i := range p.Rules {
 		p.byName[p.Rules[i].Name] = &p.Rules[i]
 	}
-	p.evalOpts = []rego.EvalOption{
-		rego.EvalMetrics(metrics.NoOp()),
-		// A cancel of our own spares Eval a watcher goroutine per call; a
-		// runaway rule is bounded by the caller's batch deadline instead.
-		rego.EvalExternalCancel(topdown.NewCancel()),
-		rego.EvalGenerateJSON(rawValue),
+	p.evalOpts = evalOptions()
+	p.differential = o.differential
+	if o.noFastPath {
+		p.fastReason = "the fast path is turned off (WithoutFastPath)"
+	} else {
+		p.fast, p.fastReason, err = newFastPath(ctx, cp, &src.bundle, p.Rules)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The one query decides every record, as it always could.
+		p.fast, p.fastReason = nil, err.Error()
+		o.log.Warn("policy fast path unavailable; every record is evaluated by OPA alone", "path", path, "err", err)
 	}
 	p.Revision = revision(ctx, path, src.bundle.Manifest.Revision, p.digest)
 	p.LoadedAt = time.Now()
-	o.log.Debug("policy compiled", "path", path, "revision", p.Revision, "rules", len(p.Rules), "took", time.Since(start))
+	o.log.Debug("policy compiled", append([]any{"path", path, "revision", p.Revision, "rules", len(p.Rules), "took", time.Since(start)}, sortedModes(p.modes())...)...)
 	return p, nil
 }
 
@@ -147,23 +157,6 @@ func (p *Policy) Rule(name string) (Rule, bool) {
 		return Rule{}, false
 	}
 	return *r, true
-}
-
-// prepare compiles the bundle strictly and prepares the hits query.
-func prepare(ctx context.Context, b *bundle.Bundle) (rego.PreparedEvalQuery, error) {
-	c := ast.NewCompiler().
-		WithStrict(true).
-		WithDefaultRegoVersion(ast.RegoV1).
-		WithEnablePrintStatements(false).
-		WithUseTypeCheckAnnotations(true).
-		SetErrorLimit(0) // report every error, not the first ten
-	return rego.New(
-		rego.Query(hitsQuery),
-		rego.Compiler(c),
-		rego.ParsedBundle("vigil", b),
-		rego.SetRegoVersion(ast.RegoV1),
-		rego.StoreReadAST(true),
-	).PrepareForEval(ctx)
 }
 
 // rawValue hands back the result as OPA's own value, skipping the

@@ -32,6 +32,9 @@ const (
 	SchemaFile   = "schema.yaml"
 	FeaturesFile = "features.yaml"
 	ModelsDir    = "models"
+
+	// SignaturesFile is OPA's bundle signature: a JWT listing every file's hash.
+	SignaturesFile = ".signatures.json"
 )
 
 // source is a bundle as read: OPA's view of it plus every file that was
@@ -43,7 +46,9 @@ type source struct {
 
 // readBundle reads a bundle directory or .tar.gz file. Rego unit tests
 // (*_test.rego) are left out; schema.yaml and features.yaml are kept aside.
-func readBundle(root string) (*source, Errors) {
+// With a verification, the bundle's signature is checked against every file
+// before anything is parsed.
+func readBundle(root string, v *Verification) (*source, Errors) {
 	info, err := os.Stat(root)
 	if err != nil {
 		return nil, Errors{{File: root, Msg: errMsg(err)}}
@@ -64,6 +69,15 @@ func readBundle(root string) (*source, Errors) {
 	}
 
 	c := &capture{inner: loader, files: map[string][]byte{}}
+	if err := c.preload(); err != nil {
+		if c.err != nil {
+			return nil, Errors{c.err}
+		}
+		return nil, Errors{{File: root, Msg: errMsg(err)}}
+	}
+	if err := verifyBundle(root, c.files, c.signatures, v); err != nil {
+		return nil, Errors{err}
+	}
 	b, err := bundle.NewCustomReader(c).
 		WithRegoVersion(ast.RegoV1).
 		WithProcessAnnotations(true).
@@ -71,9 +85,6 @@ func readBundle(root string) (*source, Errors) {
 		WithBaseDir(root). // module files, and so every location, read as root/relative/path.rego
 		Read()
 	if err != nil {
-		if c.err != nil {
-			return nil, Errors{c.err}
-		}
 		// The reader stops at the first file it cannot use; look at them
 		// all to report every problem, each at its line.
 		if errs := checkManifest(root, c.files); len(errs) > 0 {
@@ -166,22 +177,29 @@ func parseAll(root string, files map[string][]byte) Errors {
 	return errs
 }
 
-// capture wraps OPA's directory or tarball loader: it reads each file the
-// bundle reader would use once, keeps a copy, drops Rego unit tests, and
-// keeps Vigil's spec files out of OPA's way.
+// capture wraps OPA's directory or tarball loader: it reads every file the
+// bundle reader would use once, up front (so that a signature can be checked
+// before anything is parsed), keeps a copy, drops Rego unit tests, keeps
+// Vigil's spec files out of OPA's way and the signatures file aside.
 type capture struct {
-	inner bundle.DirectoryLoader
-	files map[string][]byte
-	err   *Error
+	inner      bundle.DirectoryLoader
+	files      map[string][]byte
+	signatures []byte // .signatures.json at the root; nil when absent
+	queue      []*bundle.Descriptor
+	err        *Error
 }
 
 const maxFileBytes = bundle.DefaultSizeLimitBytes
 
-func (c *capture) NextFile() (*bundle.Descriptor, error) {
+// preload drains the inner loader.
+func (c *capture) preload() error {
 	for {
 		d, err := c.inner.NextFile()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rel := strings.TrimPrefix(filepath.ToSlash(d.Path()), "/")
 		kind := classify(rel)
@@ -194,18 +212,31 @@ func (c *capture) NextFile() (*bundle.Descriptor, error) {
 		_ = d.Close()
 		if err != nil && !errors.Is(err, io.EOF) {
 			c.err = &Error{File: d.URL(), Msg: errMsg(err)}
-			return nil, err
+			return err
 		}
 		if n > maxFileBytes {
 			c.err = &Error{File: d.URL(), Msg: fmt.Sprintf("larger than %d bytes", maxFileBytes)}
-			return nil, errors.New(c.err.Msg)
+			return errors.New(c.err.Msg)
+		}
+		if kind == signaturesFile {
+			c.signatures = buf.Bytes()
+			continue
 		}
 		c.files[rel] = buf.Bytes()
 		if kind == specFile {
 			continue
 		}
-		return bundle.NewDescriptor(d.URL(), d.Path(), bytes.NewBuffer(buf.Bytes())), nil
+		c.queue = append(c.queue, bundle.NewDescriptor(d.URL(), d.Path(), bytes.NewBuffer(buf.Bytes())))
 	}
+}
+
+func (c *capture) NextFile() (*bundle.Descriptor, error) {
+	if len(c.queue) == 0 {
+		return nil, io.EOF
+	}
+	d := c.queue[0]
+	c.queue = c.queue[1:]
+	return d, nil
 }
 
 func (c *capture) WithFilter(f filter.LoaderFilter) bundle.DirectoryLoader {
@@ -231,14 +262,17 @@ func (c *capture) WithFollowSymlinks(yes bool) bundle.DirectoryLoader {
 type fileKind int
 
 const (
-	skipFile fileKind = iota
-	opaFile           // a module, a data document or the manifest
-	specFile          // schema.yaml or features.yaml at the root
+	skipFile       fileKind = iota
+	opaFile                 // a module, a data document or the manifest
+	specFile                // schema.yaml or features.yaml at the root
+	signaturesFile          // .signatures.json at the root
 )
 
 func classify(rel string) fileKind {
 	base := path.Base(rel)
 	switch {
+	case rel == SignaturesFile:
+		return signaturesFile
 	case strings.HasSuffix(base, "_test.rego"):
 		return skipFile
 	case strings.HasSuffix(base, bundle.RegoExt), base == "data.json", bundle.IsYAMLDataFile(base), rel == bundle.ManifestExt:

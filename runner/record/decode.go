@@ -99,7 +99,8 @@ type Reader struct {
 	err      error // sticky: io.EOF or the failure that stopped reading
 	index    int
 	pos      Position
-	sizeHint int // for the next record's map
+	sizeHint int      // for the next record's map
+	keys     keyCache // field names seen, shared by the records' maps
 	json     *jsonStream
 	csv      csvStream
 }
@@ -289,7 +290,7 @@ func (r *Reader) nextJSONL() (map[string]any, []byte, *DeadLetter, error) {
 			continue
 		}
 		r.begin(r.lines.line)
-		m, reason := decodeObject(line, true, r.sizeHint)
+		m, reason := decodeObject(line, true, r.sizeHint, &r.keys)
 		if reason != "" {
 			return nil, nil, r.fail(line, reason), nil
 		}
@@ -300,12 +301,15 @@ func (r *Reader) nextJSONL() (map[string]any, []byte, *DeadLetter, error) {
 // decodeObject decodes one JSON object, keeping numbers as json.Number.
 // Problems come back as a reason; in a line (JSONL), syntax errors give the
 // column.
-func decodeObject(b []byte, inLine bool, sizeHint int) (map[string]any, string) {
+func decodeObject(b []byte, inLine bool, sizeHint int, keys *keyCache) (map[string]any, string) {
 	start := len(b) - len(bytes.TrimLeft(b, " \t\r\n"))
 	if start < len(b) && b[start] != '{' {
 		if kind := jsonKind(b[start]); kind != "" {
 			return nil, "want a JSON object, got " + kind
 		}
+	}
+	if m, ok := decodeFast(b, sizeHint, keys); ok {
+		return m, ""
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -395,7 +399,7 @@ func (r *Reader) nextJSON() (map[string]any, []byte, *DeadLetter, error) {
 			return nil, nil, dl, err
 		}
 		r.begin(js.lines.lineAt(js.dec.InputOffset() - int64(len(raw))))
-		m, reason := decodeObject(raw, false, r.sizeHint)
+		m, reason := decodeObject(raw, false, r.sizeHint, &r.keys)
 		if reason != "" {
 			return nil, nil, r.fail(raw, reason), nil
 		}

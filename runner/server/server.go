@@ -13,17 +13,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-risk/vigil/runner/alert"
+	"github.com/vigil-risk/vigil/runner/notify/silence"
 	"github.com/vigil-risk/vigil/runner/pipeline"
 )
 
 // Options configure the API.
 type Options struct {
-	MaxBodyBytes int64                       // larger request bodies are a 413 (server.max_body_bytes)
-	Alerts       *alert.Service              // nil: the alert endpoints answer 404
-	Gatherer     prometheus.Gatherer         // nil: no /metrics
-	Ready        func(context.Context) error // extra readiness check (the store); nil: always ready once built
-	Version      string
-	Log          *slog.Logger
+	MaxBodyBytes  int64                       // larger request bodies are a 413 (server.max_body_bytes)
+	Alerts        *alert.Service              // nil: the alert endpoints answer 404
+	Silences      *silence.Service            // nil: the silence endpoints answer 404
+	Notifications Notifications               // the outbox; nil: the notification endpoints answer 404
+	Gatherer      prometheus.Gatherer         // nil: no /metrics
+	Ready         func(context.Context) error // extra readiness check (the store); nil: always ready once built
+	Version       string
+	Log           *slog.Logger
 }
 
 // Server holds the API's dependencies; Handler serves it.
@@ -58,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /v1/alerts/{id}/ack", s.ackAlert)
 		mux.HandleFunc("POST /v1/alerts/{id}/resolve", s.resolveAlert)
 	}
+	s.notifyRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -19,8 +19,6 @@ import (
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/notify"
-	"github.com/vigil-risk/vigil/runner/notify/receiver"
-	"github.com/vigil-risk/vigil/runner/notify/webhook"
 	"github.com/vigil-risk/vigil/runner/pipeline"
 	"github.com/vigil-risk/vigil/runner/policy"
 	"github.com/vigil-risk/vigil/runner/record"
@@ -63,7 +61,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	a.engine, err = policy.NewEngine(ctx, cfg.Policies.Path, log, policy.WithRunnerVersion(a.info.Version))
+	popts, err := verification(cfg.Policies)
+	if err != nil {
+		return nil, err
+	}
+	a.engine, err = policy.NewEngine(ctx, cfg.Policies.Path, log, append(popts, policy.WithRunnerVersion(a.info.Version))...)
 	if err != nil {
 		return nil, fmt.Errorf("policies %s: %w", cfg.Policies.Path, oneLine(err))
 	}
@@ -137,30 +139,6 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 		return nil, err
 	}
 	return a, nil
-}
-
-func (a *app) newDispatcher(ctx context.Context, getenv func(string) string) (*notify.Dispatcher, error) {
-	var cfgs []receiver.Config
-	for _, r := range a.cfg.Notify.Receivers {
-		rc := receiver.Config{Name: r.Name, Type: r.Type}
-		if r.Type == "webhook" {
-			secret, err := r.Secret(getenv)
-			if err != nil {
-				return nil, fmt.Errorf("notify.receivers: %w", err)
-			}
-			rc.Webhook = &webhook.Config{URL: r.URL, Secret: secret, Timeout: r.Timeout, Headers: r.Headers}
-		}
-		cfgs = append(cfgs, rc)
-	}
-	recv, err := receiver.Build(cfgs, receiver.Options{Logger: a.log, LinkBase: a.cfg.Notify.LinkBase})
-	if err != nil {
-		return nil, fmt.Errorf("notify.receivers: %w", err)
-	}
-	return notify.NewDispatcher(ctx, a.db, recv, notify.Options{
-		PollInterval: a.cfg.Notify.PollInterval,
-		Backoff:      notify.Backoff{Base: a.cfg.Notify.BackoffBase, Max: a.cfg.Notify.BackoffMax, MaxAttempts: a.cfg.Notify.MaxAttempts},
-		Logger:       a.log,
-	})
 }
 
 // ruleInfo gives alerts the owner, runbook and tags of the rule that raised them.

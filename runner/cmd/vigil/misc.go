@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-risk/vigil/runner/buildinfo"
+	"github.com/vigil-risk/vigil/runner/config"
 	"github.com/vigil-risk/vigil/runner/ingest"
 	"github.com/vigil-risk/vigil/runner/policy"
 )
@@ -32,6 +34,22 @@ func (c *cli) configCmd() *cobra.Command {
 			}
 			_, err = c.stdout.Write(out)
 			return err
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check config files as the runner would load them (defaults < files; the environment is ignored)",
+		Long: `Validate loads the files over the built-in defaults exactly as the runner would
+(later files win) and reports the first unknown key or bad value, naming the key and
+the file — what CI runs on deploy/*.yaml. VIGIL_* variables are ignored so that the
+files are checked as committed; secrets they reference are not resolved.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, files []string) error {
+			if _, err := config.Load(config.Sources{Files: files, Environ: []string{}}); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "%s: ok\n", strings.Join(files, " + "))
+			return nil
 		},
 	})
 	return cmd

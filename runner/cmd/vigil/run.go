@@ -104,12 +104,14 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(a.pipe, server.Options{
-			MaxBodyBytes: cfg.Server.MaxBodyBytes,
-			Alerts:       a.alerts,
-			Gatherer:     a.registry,
-			Ready:        a.db.PingContext,
-			Version:      a.info.Version,
-			Log:          log,
+			MaxBodyBytes:  cfg.Server.MaxBodyBytes,
+			Alerts:        a.alerts,
+			Silences:      a.dispatcher.Silences(),
+			Notifications: a.dispatcher,
+			Gatherer:      a.registry,
+			Ready:         a.db.PingContext,
+			Version:       a.info.Version,
+			Log:           log,
 		}).Handler(),
 		ReadTimeout:  cfg.Server.ReadTimeout,
 		WriteTimeout: cfg.Server.WriteTimeout,

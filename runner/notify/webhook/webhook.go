@@ -1,23 +1,22 @@
-// Package webhook delivers notifications as signed JSON POSTs.
+// Package webhook delivers notifications as signed JSON POSTs: one Payload
+// per message (or per part, when a message is larger than the receiver's
+// max_bytes), in Vigil's own schema.
 //
 // Each request carries Content-Type: application/json, User-Agent: vigil,
-// Idempotency-Key (the same on every retry of one notification),
+// Idempotency-Key (the same on every retry of one part, across restarts),
 // X-Vigil-Timestamp and, when a secret is set, X-Vigil-Signature (see Sign
-// and Verify). Transport errors, timeouts, 408, 429 and 5xx are retried;
-// any other non-2xx status is a permanent failure.
+// and Verify). Transport errors, timeouts, 408, 429 and 5xx are retried
+// (honouring Retry-After); any other non-2xx status is a permanent
+// *notify.VendorError.
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -25,54 +24,63 @@ import (
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/internal/vendorhttp"
+	"github.com/vigil-risk/vigil/runner/notify/template"
 )
+
+// Vendor names webhooks in errors.
+const Vendor = "webhook"
 
 // Config is one webhook receiver.
 type Config struct {
-	URL     string            // http or https
-	Secret  string            // HMAC key, already resolved from secret_env/secret_file; empty: unsigned
-	Timeout time.Duration     // per attempt (0: the dispatcher's default)
-	Headers map[string]string // extra request headers, e.g. an Authorization
+	URL      string            // http or https; may carry a token (then give it through url_secret_env)
+	Secret   string            // HMAC key, already resolved from secret_env/secret_file; empty: unsigned
+	Timeout  time.Duration     // per attempt (0: the dispatcher's)
+	Headers  map[string]string // extra request headers
+	MaxBytes int               // the largest body the receiver takes; 0: no limit
 }
 
 // Options are shared by every webhook receiver.
 type Options struct {
-	Client   *http.Client     // default: a plain client; the context bounds each attempt
-	LinkBase string           // the console's base URL; the payload links to LinkBase/alerts/<id>
+	Client   *http.Client     // default: http.DefaultClient; the context bounds each attempt
+	LinkBase string           // the console's base URL, for messages that carry none
 	Now      func() time.Time // signing clock (default time.Now)
 }
 
-// Notifier posts notifications to one URL.
-type Notifier struct {
-	cfg      Config
-	target   string // scheme://host/path: for messages, without query secrets
-	client   *http.Client
-	linkBase string
-	now      func() time.Time
+// Channel posts to one URL.
+type Channel struct {
+	cfg    Config
+	target string // scheme://host, for messages
+	tmpl   *template.Set
+	client *http.Client
+	now    func() time.Time
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var _ notify.Channel = (*Channel)(nil)
 
-// reserved headers are set by the Notifier and cannot be configured.
+// reserved headers are set by the Channel and cannot be configured.
 var reserved = map[string]bool{
 	"Content-Type": true, "User-Agent": true, "Idempotency-Key": true, "Content-Length": true, "Host": true,
 	TimestampHeader: true, SignatureHeader: true,
 }
 
-// New checks cfg (errors name the field: url, timeout, headers) and returns
-// its Notifier.
-func New(cfg Config, opts Options) (*Notifier, error) {
+// New checks cfg (errors name the field: url, timeout, headers, max_bytes)
+// and returns its Channel.
+func New(cfg Config, opts Options) (*Channel, error) {
 	u, err := url.Parse(cfg.URL)
 	switch {
 	case cfg.URL == "":
 		return nil, errors.New("url: required")
 	case err != nil:
-		return nil, fmt.Errorf("url: %w", err)
+		return nil, errors.New("url: not a URL")
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return nil, fmt.Errorf("url %q: want an absolute http or https URL", redact(u))
+		return nil, fmt.Errorf("url %s: want an absolute http or https URL", vendorhttp.Redact(cfg.URL))
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("timeout %s: must not be negative", cfg.Timeout)
+	}
+	if cfg.MaxBytes < 0 || (cfg.MaxBytes > 0 && cfg.MaxBytes < 4096) {
+		return nil, fmt.Errorf("max_bytes %d: want 0 (no limit) or at least 4096", cfg.MaxBytes)
 	}
 	for k, v := range cfg.Headers {
 		switch {
@@ -89,30 +97,40 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 			return nil, fmt.Errorf("link base %q: want an absolute URL", opts.LinkBase)
 		}
 	}
-	n := &Notifier{cfg: cfg, target: redact(u), client: opts.Client, linkBase: strings.TrimRight(opts.LinkBase, "/"), now: opts.Now}
-	if n.client == nil {
-		n.client = &http.Client{}
+	tmpl, err := template.New("webhook", template.Options{LinkBase: opts.LinkBase})
+	if err != nil {
+		return nil, err
 	}
-	if n.now == nil {
-		n.now = time.Now
+	c := &Channel{cfg: cfg, target: vendorhttp.Redact(cfg.URL), tmpl: tmpl, client: opts.Client, now: opts.Now}
+	if c.now == nil {
+		c.now = time.Now
 	}
-	return n, nil
+	return c, nil
 }
 
-// redact drops what may carry credentials (user info, query, fragment).
-func redact(u *url.URL) string {
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
+// Limits implements notify.Channel.
+func (c *Channel) Limits() notify.Limits { return notify.Limits{MaxBytes: c.cfg.MaxBytes} }
 
 // PayloadVersion is the version of the Payload schema.
-const PayloadVersion = "1"
+const PayloadVersion = "2"
 
-// Payload is the JSON body of a delivery.
+// Payload is the JSON body of a delivery: one message, or one part of it.
 type Payload struct {
-	Version        string            `json:"version"`
-	Kind           notify.Kind       `json:"kind"` // firing or resolved
-	Receiver       string            `json:"receiver"`
-	ID             int64             `json:"id"` // the alert's
+	Version     string            `json:"version"`
+	Receiver    string            `json:"receiver"`
+	Status      notify.Kind       `json:"status"` // firing when any alert of the group fires
+	GroupKey    string            `json:"group_key"`
+	GroupLabels map[string]string `json:"group_labels,omitempty"`
+	Digest      int               `json:"digest,omitempty"` // > 1: several messages merged while the receiver was rate limited
+	Part        int               `json:"part"`             // 1-based
+	Parts       int               `json:"parts"`            // > 1 when the message was split to fit max_bytes
+	Total       int               `json:"total"`            // alerts in the whole message
+	Alerts      []Alert           `json:"alerts"`           // this part's, firing first
+}
+
+// Alert is one alert of a Payload.
+type Alert struct {
+	ID             int64             `json:"id"`
 	Fingerprint    string            `json:"fingerprint"`
 	Rule           string            `json:"rule"`
 	Title          string            `json:"title"`
@@ -129,81 +147,48 @@ type Payload struct {
 	Runbook        string            `json:"runbook,omitempty"`
 	Tags           []string          `json:"tags,omitempty"`
 	PolicyRevision string            `json:"policy_revision,omitempty"`
-	Link           string            `json:"link,omitempty"`
+	Link           string            `json:"link,omitempty"` // the alert in the console
 }
 
-// NewPayload is the body sent for n; link is empty without a link base.
-func NewPayload(n *notify.Notification, linkBase string) Payload {
-	a := &n.Alert
-	p := Payload{
-		Version: PayloadVersion, Kind: n.Kind, Receiver: n.Receiver,
-		ID: a.ID, Fingerprint: a.Fingerprint, Rule: a.Rule, Title: a.Title, Severity: a.Severity, Action: a.Action,
-		Entity: a.Entity, Status: a.Status, Resolution: a.Resolution, Reason: a.Reason, Count: a.Count,
-		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Owner: a.Owner, Runbook: a.Runbook, Tags: a.Tags,
-		PolicyRevision: a.PolicyRevision,
-	}
-	if linkBase != "" {
-		p.Link = strings.TrimRight(linkBase, "/") + "/alerts/" + strconv.FormatInt(a.ID, 10)
-	}
-	return p
+// Render implements notify.Channel.
+func (c *Channel) Render(m *notify.Message) ([]notify.Payload, error) {
+	return c.tmpl.Render(m, c.cfg.MaxBytes, "application/json", func(d *template.Data, _ int) ([]byte, error) {
+		p := Payload{Version: PayloadVersion, Receiver: m.Receiver, Status: notify.Kind(d.Status), GroupKey: m.GroupKey,
+			GroupLabels: d.GroupLabels, Digest: d.Digest, Part: d.Part, Parts: d.Parts, Total: d.Total,
+			Alerts: make([]Alert, len(d.Alerts))}
+		for i, a := range d.Alerts {
+			p.Alerts[i] = Alert{ID: a.ID, Fingerprint: a.Fingerprint, Rule: a.Rule, Title: a.Title, Severity: a.Severity,
+				Action: a.Action, Entity: a.Entity, Status: a.Status, Resolution: a.Resolution, Reason: a.Reason, Count: a.Count,
+				FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Owner: a.Owner, Runbook: a.Runbook, Tags: a.Tags,
+				PolicyRevision: a.PolicyRevision, Link: a.Link}
+		}
+		return vendorhttp.Marshal(p)
+	})
 }
 
-// Notify implements notify.Notifier.
-func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) (bool, error) {
-	body, err := json.Marshal(NewPayload(n, w.linkBase))
-	if err != nil {
-		return false, fmt.Errorf("webhook %s: encode payload: %w", w.target, err)
-	}
-	if w.cfg.Timeout > 0 {
+// Send implements notify.Channel, signing the body now.
+func (c *Channel) Send(ctx context.Context, p notify.Payload) (bool, error) {
+	if c.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, w.cfg.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
+	h := make(http.Header, len(c.cfg.Headers)+3)
+	for k, v := range c.cfg.Headers {
+		h.Set(k, v)
+	}
+	ts := c.now().Unix()
+	h.Set("Idempotency-Key", p.IdempotencyKey)
+	h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	if c.cfg.Secret != "" {
+		h.Set(SignatureHeader, Sign(c.cfg.Secret, ts, p.Body))
+	}
+	a, err := vendorhttp.Post(ctx, c.client, c.cfg.URL, "application/json", p.Body, h)
 	if err != nil {
-		return false, fmt.Errorf("webhook %s: %w", w.target, err)
+		return true, fmt.Errorf("%s: %w", Vendor, err)
 	}
-	for k, v := range w.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	ts := w.now().Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "vigil")
-	req.Header.Set("Idempotency-Key", n.IdempotencyKey)
-	req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
-	if w.cfg.Secret != "" {
-		req.Header.Set(SignatureHeader, Sign(w.cfg.Secret, ts, body))
-	}
-
-	resp, err := w.client.Do(req)
-	if err != nil {
-		// *url.Error repeats the full URL, query secrets included: keep only the cause.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return true, fmt.Errorf("webhook POST %s: %w", w.target, err)
-	}
-	defer func() {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
-		resp.Body.Close()
-	}()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	if a.OK() {
 		return false, nil
 	}
-	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-	return retry, fmt.Errorf("webhook POST %s: HTTP %s: %s", w.target, resp.Status, snippet(resp.Body))
-}
-
-// snippet is the start of a response body, on one line, for an error message.
-func snippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 256))
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "�")), " ")
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(b) == 256 {
-		s += "…"
-	}
-	return s
+	return vendorhttp.StatusFailure(Vendor, a)
 }
