@@ -36,13 +36,13 @@ const hitsQuery = "hits := {name: h | some name; h := data.risk.rules[name].hit}
 type env struct {
 	o      Options
 	dir    string
-	lines  [][]byte          // the records, one JSON object each
-	data   []byte            // the same as JSONL
-	ids    map[string]int    // record id → index
-	fast   *policy.Policy    // the bundle, with its fast path
-	inputs []*policy.Input   // what the rules see, features and scores computed
-	docs   [][]byte          // the same as JSON input documents
-	want   [][]string        // rules that fired per record, by DecideOPA
+	lines  [][]byte        // the records, one JSON object each
+	data   []byte          // the same as JSONL
+	ids    map[string]int  // record id → index
+	fast   *policy.Policy  // the bundle, with its fast path
+	inputs []*policy.Input // what the rules see, features and scores computed
+	docs   [][]byte        // the same as JSON input documents
+	want   [][]string      // rules that fired per record, by DecideOPA
 	stock  rego.PreparedEvalQuery
 	side   *sidecar
 	noSide string

@@ -23,7 +23,7 @@ func TestAppendDecisionMatchesEncodingJSON(t *testing.T) {
 		{"clean", decision.Decision{RecordID: "t-1", RecordType: "payment", Time: ts, Action: decision.Allow, PolicyRevision: "abc", RunnerVersion: "v1", Source: "http", EvalUS: 12}},
 		{"hits", decision.Decision{RecordID: "t-2", Time: ts, Action: decision.Block, Score: 70,
 			Hits: []decision.Hit{hit, {Rule: "s", Severity: decision.Low, Action: decision.Review, Reason: "<b>&amp;</b>",
-				Entity: &decision.Entity{Field: "card_id", Value: "c\u2028\u2029"},
+				Entity:  &decision.Entity{Field: "card_id", Value: "c\u2028\u2029"},
 				Details: map[string]any{"z": 1.0, "a": []any{"x", nil, true, 1e21, 1e-7, -0.0, 123456789.125}, "m": map[string]any{"k": "v"}, "n": nil}}},
 			ShadowHits: []decision.Hit{{Rule: "sh", Reason: "\x00\x1f\t\n\r\b\f\"\\\x7f"}}}},
 		{"invalid utf-8", decision.Decision{RecordID: "bad\xff\xfeend", Time: ts}},

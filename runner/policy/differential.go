@@ -16,13 +16,6 @@ func WithDifferential() Option {
 	return func(o *options) { o.differential = true }
 }
 
-// WithoutFastPath makes Decide evaluate every record with plain OPA, one
-// query of all rules, as DecideOPA does: the way to compare, or to rule the
-// fast path out.
-func WithoutFastPath() Option {
-	return func(o *options) { o.noFastPath = true }
-}
-
 // MismatchError is a record on which the fast path and plain OPA decided
 // differently.
 type MismatchError struct {

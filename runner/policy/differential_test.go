@@ -149,7 +149,11 @@ func fdhOptions(t testing.TB) record.Options {
 func TestDifferentialFDH(t *testing.T) {
 	files := []string{"../../fixtures/fdh/transactions-sample.csv"}
 	if dir := os.Getenv("DATASETS_DIR"); dir != "" {
-		files = append(files, filepath.Join(dir, "fraud-detection-handbook-sim", "transactions-2018-04-01_2018-04-14.csv"))
+		fdh := filepath.Join(dir, "fraud-detection-handbook-sim")
+		files = append(files, filepath.Join(fdh, "transactions-2018-04-01_2018-04-14.csv"))
+		if longTests() {
+			files = append(files, filepath.Join(fdh, "transactions-2018-04-01_2018-09-30.csv.gz"))
+		}
 	} else {
 		t.Log("DATASETS_DIR not set: the FDH sample in fixtures/fdh only")
 	}
@@ -158,7 +162,7 @@ func TestDifferentialFDH(t *testing.T) {
 			pipe, dl := differentialPipeline(t, shipped, fdhOptions(t))
 			hits := map[string]int{}
 			decided := 0
-			src := &ingest.File{Path: file, Format: record.FormatCSV, Normalizer: pipe.Normalizer}
+			src := &ingest.File{Path: file, Format: record.FormatFor(file), Normalizer: pipe.Normalizer}
 			start := time.Now()
 			err := pipe.Run(context.Background(), src, func(_ record.Record, d *decision.Decision) {
 				decided++
@@ -333,7 +337,9 @@ func cloneMap(m map[string]any) map[string]any {
 // across types and undefined references decide.
 type inputGen struct{ r *rand.Rand }
 
-func newInputGen(seed uint64) *inputGen { return &inputGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} }
+func newInputGen(seed uint64) *inputGen {
+	return &inputGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
 
 func (g *inputGen) pick(xs ...any) any { return xs[g.r.IntN(len(xs))] }
 

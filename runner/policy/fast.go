@@ -71,6 +71,13 @@ func evalOptions() []rego.EvalOption {
 	}
 }
 
+// WithoutFastPath makes Decide evaluate every record with plain OPA, one
+// query of all rules, as DecideOPA does: the way to compare, or to rule the
+// fast path out.
+func WithoutFastPath() Option {
+	return func(o *options) { o.noFastPath = true }
+}
+
 // fastPath evaluates the rules in Go (fastpath.Program) and asks OPA, one
 // prepared query per rule, only about what the program leaves to it.
 type fastPath struct {

@@ -120,14 +120,18 @@ func (g *fragmentGen) input() *policy.Input {
 		}
 	}
 	set("id", func() any { return g.pick("x1", "x2", "x3", "x4", 7.0) })
-	set("type", func() any { return g.pick("payment", "payment", "refund", "conflict", "objects", "never", "other", 1.0) })
+	set("type", func() any {
+		return g.pick("payment", "payment", "refund", "conflict", "objects", "never", "other", 1.0)
+	})
 	set("amount", g.num)
 	set("n", func() any { return g.pick(0.0, 1.0, 2.0, 3.0, -1.0, -3.0, 1.5, "1", nil) })
 	set("flag", func() any { return g.pick(true, false, "true", nil, 1.0) })
 	set("currency", func() any { return g.pick("EUR", "USD", "JPY", "XXX", 3.0) })
 	set("amount_str", func() any { return g.pick("12", "0", "abc", "1e2", "-4", 12.0) })
 	set("pair", func() any { return g.pick("ab,xy", "ab,yz", "AB,xy", "a,b,c", "single", 5.0) })
-	set("ip", func() any { return g.pick("10.1.2.3", "192.168.1.9", "192.168.2.9", "8.8.8.8", "not-ip", "10.0.0.0/16", 4.0) })
+	set("ip", func() any {
+		return g.pick("10.1.2.3", "192.168.1.9", "192.168.2.9", "8.8.8.8", "not-ip", "10.0.0.0/16", 4.0)
+	})
 	set("tags", func() any {
 		var tags []any
 		for range g.r.IntN(4) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,7 +28,8 @@ type Rule struct {
 	Owner       string            `json:"owner"`
 	Tags        []string          `json:"tags,omitempty"`
 	Runbook     string            `json:"runbook,omitempty"`
-	File        string            `json:"file"` // where the package's METADATA is, for messages
+	AutoAction  string            `json:"auto_action,omitempty"` // an action endpoint an alert of this rule calls (handling.auto_actions)
+	File        string            `json:"file"`                  // where the package's METADATA is, for messages
 	Line        int               `json:"line"`
 }
 
@@ -36,8 +38,12 @@ var rulesRoot = ast.MustParseRef("data.risk.rules")
 
 var hitVar = ast.Var("hit")
 
+// actionName is the shape of an auto_action: a name from the environment's
+// handling.auto_actions.endpoints.
+var actionName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
 // customKeys are the METADATA custom keys a rule may set; others are typos.
-var customKeys = []string{"severity", "action", "mode", "entity", "owner", "tags", "runbook"}
+var customKeys = []string{"severity", "action", "mode", "entity", "owner", "tags", "runbook", "auto_action"}
 
 // readRules finds the rule packages among the modules and reads and checks
 // each one's metadata and hit rules. It also returns which rule each module
@@ -179,6 +185,13 @@ func readRule(name string, mods []*ast.Module, isField func(string) bool) (Rule,
 			fail("custom.runbook", "custom.runbook %v: want an absolute http(s) URL", v)
 		}
 		r.Runbook = s
+	}
+	if v, present := custom["auto_action"]; present {
+		if s, ok := v.(string); ok && actionName.MatchString(s) {
+			r.AutoAction = s
+		} else {
+			fail("custom.auto_action", "custom.auto_action %v: want the name of an action endpoint, e.g. freeze_card", v)
+		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(custom)) {
 		if !slices.Contains(customKeys, key) {

@@ -37,7 +37,7 @@ type Policy struct {
 	LoadedAt time.Time
 
 	byName   map[string]*Rule
-	fileRule map[string]string // module file → rule name, to name a rule in eval errors
+	fileRule map[string]string      // module file → rule name, to name a rule in eval errors
 	query    rego.PreparedEvalQuery // every rule at once: the oracle, and the path without a fast path
 	evalOpts []rego.EvalOption      // the per-call options that never change
 

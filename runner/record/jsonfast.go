@@ -33,40 +33,79 @@ type fastDecoder struct {
 	keys    *keyCache // nil: no interning
 }
 
-// keyCache interns the field names of top-level objects: records of one
-// stream repeat them, and one string per name serves every record.
-type keyCache map[string]string
+// keyCache interns the field names of top-level objects (records of one
+// stream repeat them, and one string per name serves every record) and
+// short string values, boxed once (types, currencies, countries repeat).
+type keyCache struct {
+	keys map[string]string
+	vals map[string]any
+}
 
-// maxKeys bounds the cache against streams whose names never repeat.
-const maxKeys = 512
+// The caches are bounded against streams whose names or values never
+// repeat: past the limit, new ones are simply not kept.
+const (
+	maxKeys     = 512
+	maxVals     = 4096
+	maxValBytes = 24
+)
 
 func (d *fastDecoder) key(depth int) (string, bool) {
 	if depth != 1 || d.keys == nil {
 		return d.str()
 	}
-	b := d.b
-	start := d.i + 1
-	for i := start; i < len(b); i++ {
-		c := b[i]
-		if c == '"' {
-			if k, ok := (*d.keys)[string(b[start:i])]; ok {
-				d.i = i + 1
-				return k, true
-			}
-			break
-		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
+	if end := d.plainString(); end >= 0 {
+		if k, ok := d.keys.keys[string(d.b[d.i+1:end])]; ok {
+			d.i = end + 1
+			return k, true
 		}
 	}
 	k, ok := d.str()
-	if ok && len(*d.keys) < maxKeys {
-		if *d.keys == nil {
-			*d.keys = keyCache{}
+	if ok && len(d.keys.keys) < maxKeys {
+		if d.keys.keys == nil {
+			d.keys.keys = map[string]string{}
 		}
-		(*d.keys)[k] = k
+		d.keys.keys[k] = k
 	}
 	return k, ok
+}
+
+// plainString returns where the string at d.i ends (its closing quote) when
+// it is short ASCII without escapes, else -1.
+func (d *fastDecoder) plainString() int {
+	b := d.b
+	for i := d.i + 1; i < len(b) && i <= d.i+1+maxValBytes; i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return -1
+		}
+	}
+	return -1
+}
+
+// strValue is a top-level string value, boxed once per distinct short value.
+func (d *fastDecoder) strValue(depth int) (any, bool) {
+	if depth != 1 || d.keys == nil {
+		return d.str()
+	}
+	end := d.plainString()
+	if end < 0 {
+		return d.str()
+	}
+	if v, ok := d.keys.vals[string(d.b[d.i+1:end])]; ok {
+		d.i = end + 1
+		return v, true
+	}
+	s, ok := d.str()
+	var v any = s
+	if ok && len(d.keys.vals) < maxVals {
+		if d.keys.vals == nil {
+			d.keys.vals = map[string]any{}
+		}
+		d.keys.vals[s] = v
+	}
+	return v, ok
 }
 
 // maxDepth is encoding/json's nesting limit; deeper input is its to refuse.
@@ -171,7 +210,7 @@ func (d *fastDecoder) value(depth int) (any, bool) {
 	}
 	switch c := d.b[d.i]; {
 	case c == '"':
-		return d.str()
+		return d.strValue(depth)
 	case c == '{':
 		return d.object(0, depth+1)
 	case c == '[':

@@ -122,7 +122,7 @@ func (c *constant) compare(x any) (int, bool) {
 		return 0, true
 	case float64:
 		switch {
-		case !c.fast, math.IsNaN(v):
+		case !c.fast, math.IsNaN(v), math.IsInf(v, 0): // OPA's own comparison decides (it cannot hold them)
 		case v < c.f:
 			return -1, true
 		case v > c.f:

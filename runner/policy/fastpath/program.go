@@ -203,14 +203,14 @@ func guard(d *docPlan) [][]step {
 // state is everything one evaluation needs; pooled, one per goroutine at a
 // time.
 type state struct {
-	ctx    context.Context
-	doc    Doc
+	ctx     context.Context
+	doc     Doc
 	inputs  []*ast.Term // constant input paths, converted on first use
 	natives []any       // the same paths' Go values, looked up on first use
 	looked  []uint8     // lookedNot, lookedFound, lookedMissing
 	static  bool        // planning: anything read from the record stops the evaluation
-	memo   []memo      // complete rules, evaluated on first use
-	whole  *ast.Term   // input itself, when a rule reads it
+	memo    []memo      // complete rules, evaluated on first use
+	whole   *ast.Term   // input itself, when a rule reads it
 
 	stack []*ast.Term // frames of locals
 	top   int
@@ -243,8 +243,8 @@ func (p *Program) get(ctx context.Context, doc Doc) *state {
 			natives: make([]any, p.ninputs),
 			looked:  make([]uint8, p.ninputs),
 			memo:    make([]memo, p.nmemo),
-			stack:  make([]*ast.Term, 256),
-			sinks:  make([]sink, 16),
+			stack:   make([]*ast.Term, 256),
+			sinks:   make([]sink, 16),
 		}
 		s.collect = s.collectOutput
 		s.bctx.Cache = builtins.Cache{}
