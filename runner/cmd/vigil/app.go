@@ -44,12 +44,13 @@ type app struct {
 
 // appParts says which parts a command needs.
 type appParts struct {
-	alerts    bool // open the store and raise alerts
-	notify    bool // deliver notifications (only `vigil run`)
-	decisions pipeline.DecisionWriter
-	onAlerts  func([]alert.Alert)
-	getenv    func(string) string // resolves secret_env; os.Getenv when nil
-	state     string              // feature snapshot file to restore and save; empty: fresh state
+	alerts       bool // open the store and raise alerts
+	notify       bool // deliver notifications (only `vigil run`)
+	decisions    pipeline.DecisionWriter
+	onAlerts     func([]alert.Alert)
+	getenv       func(string) string // resolves secret_env; os.Getenv when nil
+	state        string              // feature snapshot file to restore and save; empty: fresh state
+	differential bool                // evaluate every record both ways and fail on a difference
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (_ *app, err error) {
@@ -65,7 +66,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 	if err != nil {
 		return nil, err
 	}
-	a.engine, err = policy.NewEngine(ctx, cfg.Policies.Path, log, append(popts, policy.WithRunnerVersion(a.info.Version))...)
+	popts = append(popts, policy.WithRunnerVersion(a.info.Version))
+	if parts.differential {
+		popts = append(popts, policy.WithDifferential())
+	}
+	a.engine, err = policy.NewEngine(ctx, cfg.Policies.Path, log, popts...)
 	if err != nil {
 		return nil, fmt.Errorf("policies %s: %w", cfg.Policies.Path, oneLine(err))
 	}

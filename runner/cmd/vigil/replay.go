@@ -22,12 +22,13 @@ import (
 
 func (c *cli) replayCmd() *cobra.Command {
 	var (
-		format      string
-		summary     bool
-		out         string
-		store       string
-		state       string
-		logFeatures bool
+		format       string
+		summary      bool
+		out          string
+		store        string
+		state        string
+		logFeatures  bool
+		differential bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
@@ -48,7 +49,7 @@ in a --config file.`,
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
-			return c.replay(cmd.Context(), cfg, args[0], f, summary, out, store, state)
+			return c.replay(cmd.Context(), cfg, args[0], f, summary, out, store, state, differential)
 		},
 	}
 	fl := cmd.Flags()
@@ -57,12 +58,13 @@ in a --config file.`,
 	fl.StringVarP(&out, "out", "o", "-", `where decisions go: "-" for stdout or a JSONL file`)
 	fl.StringVar(&store, "store", "", "SQLite file to keep the replay's alerts in (default: a throwaway one)")
 	fl.StringVar(&state, "state", "", "feature snapshot: restored before the replay when it exists, written after it (replay a stream in parts)")
+	fl.BoolVar(&differential, "differential", false, "also evaluate every record with plain OPA and stop at the first difference (a check of the fast path)")
 	fl.BoolVar(&logFeatures, "log-features", false, "show the features and scores each decision saw (features.log_features)")
 	fl.String("policies", "", "bundle directory or .tar.gz (policies.path)")
 	return cmd
 }
 
-func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format record.Format, summary bool, out, store, state string) error {
+func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format record.Format, summary bool, out, store, state string, differential bool) error {
 	log := c.logger(cfg.Log)
 	if store == "" {
 		dir, err := os.MkdirTemp("", "vigil-replay-")
@@ -90,7 +92,7 @@ func (c *cli) replay(ctx context.Context, cfg config.Config, file string, format
 		dw = pipeline.DecisionLog{JSONL: jl}
 	}
 	sum := newReplaySummary()
-	a, err := newApp(ctx, cfg, log, appParts{alerts: true, decisions: dw, onAlerts: sum.alerted, state: state})
+	a, err := newApp(ctx, cfg, log, appParts{alerts: true, decisions: dw, onAlerts: sum.alerted, state: state, differential: differential})
 	if err != nil {
 		return err
 	}
