@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -151,11 +152,15 @@ type runner struct {
 func start(t *testing.T, img *builtImage, cmd []string, env map[string]string, files ...testcontainers.ContainerFile) *runner {
 	t.Helper()
 	ctx := context.Background()
+	// The API wants a token: an admin whose token the helpers send.
+	withUser := map[string]string{"VIGIL_SERVER__AUTH__USERS__TESTER__ROLE": "admin",
+		"VIGIL_SERVER__AUTH__USERS__TESTER__TOKEN_ENV": "TESTER_TOKEN", "TESTER_TOKEN": testToken}
+	maps.Copy(withUser, env)
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        img.tag,
 			Cmd:          cmd,
-			Env:          env,
+			Env:          withUser,
 			Files:        files,
 			ExposedPorts: []string{"8080/tcp"},
 			WaitingFor: wait.ForHTTP("/healthz").WithPort("8080/tcp").
@@ -491,7 +496,10 @@ func TestImageDrainsInFlightRecordsOnSIGTERM(t *testing.T) {
 					fmt.Fprintf(&body, `{"id":%q,"ts":"2026-03-01T10:%02d:%02dZ","type":"payment","card_id":"ctok_%06d","customer_id":"cus-%d","amount":%d.5,"currency":"EUR"}`+"\n",
 						id, b%60, i%60, i, s, 10+i)
 				}
-				resp, err := client.Post(r.url+"/v1/records", "application/x-ndjson", &body)
+				req, _ := http.NewRequest(http.MethodPost, r.url+"/v1/records", &body)
+				req.Header.Set("Content-Type", "application/x-ndjson")
+				req.Header.Set("Authorization", "Bearer "+testToken)
+				resp, err := client.Do(req)
 				res.finished = time.Now()
 				if err != nil {
 					res.err = err
@@ -652,9 +660,18 @@ func fileOwner(t *testing.T, c *testcontainers.DockerContainer, path string) int
 	return h.Uid
 }
 
+// testToken is the token of the admin start configures.
+const testToken = "tester-token-0123456789abcdef"
+
 func postJSON(t *testing.T, url, body string, out any) int {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,7 +684,12 @@ func postJSON(t *testing.T, url, body string, out any) int {
 
 func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

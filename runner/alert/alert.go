@@ -71,8 +71,20 @@ type Alert struct {
 	AckedAt        *time.Time        `json:"acked_at,omitempty"`
 	ResolvedBy     string            `json:"resolved_by,omitempty"`
 	ResolvedAt     *time.Time        `json:"resolved_at,omitempty"`
-	Comment        string            `json:"comment,omitempty"` // the latest ack/resolve comment
+	Comment        string            `json:"comment,omitempty"` // the latest comment of an action
 	Version        int               `json:"version"`           // bumped on every change
+
+	Assignee     string     `json:"assignee,omitempty"`      // a person, or "team:<name>"
+	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"` // escalation and auto-resolve wait until then
+	UpdatedBy    string     `json:"updated_by,omitempty"`    // the actor of the latest action
+	// Downgraded: the blast-radius guard stopped its rule's auto-actions, so
+	// this alert asks for review (Action) instead of what its hit asked.
+	Downgraded      bool `json:"downgraded,omitempty"`
+	EscalationLevel int  `json:"escalation_level,omitempty"` // the highest level reached since it was (re)opened
+	Escalations     int  `json:"escalations,omitempty"`      // escalation notices since it was (re)opened
+	// HandledVersion is the Version right after the latest action: an
+	// action based on an older version is stale (see Service.Apply).
+	HandledVersion int `json:"-"`
 }
 
 // EventKind names a change to an alert.
@@ -83,19 +95,64 @@ const (
 	EventRepeated     EventKind = "repeated"
 	EventAcknowledged EventKind = "acknowledged"
 	EventResolved     EventKind = "resolved"
+	EventReopened     EventKind = "reopened"
+	EventAssigned     EventKind = "assigned"
+	EventUnassigned   EventKind = "unassigned"
+	EventCommented    EventKind = "commented"
+	EventSnoozed      EventKind = "snoozed"
+	EventUnsnoozed    EventKind = "unsnoozed"
+	// Vigil's own handling.
+	EventEscalated    EventKind = "escalated"     // Data: a NoticeData; notify tells its receivers
+	EventDowngraded   EventKind = "downgraded"    // the blast-radius guard stopped its auto-actions
+	EventAutoAction   EventKind = "auto_action"   // Data: an AutoActionData, an auto-action's outcome
+	EventGuardTripped EventKind = "guard_tripped" // Data: a NoticeData; notify tells on-call
 )
 
-// Event is one change to an alert: the audit trail, and (raised, resolved)
-// the feed notify fans out. Data is the alert as it was right after the
-// change, except for repeated, where it is a RepeatData.
+// Event is one change to an alert: the audit trail, and (raised, resolved,
+// reopened, escalated, guard_tripped) the feed notify fans out. Data is the
+// alert as it was right after the change, except for repeated (RepeatData),
+// auto_action (AutoActionData), escalated and guard_tripped (NoticeData).
+//
+// Events are append-only and chained: Hash is the SHA-256 of the event's
+// canonical encoding and PrevHash, the Hash of the event before it (see
+// ChainHash), so that editing or deleting one breaks the chain.
 type Event struct {
-	ID      int64           `json:"id"`
-	AlertID int64           `json:"alert_id"`
-	Kind    EventKind       `json:"kind"`
-	Actor   string          `json:"actor"`
-	Time    time.Time       `json:"time"` // wall time
-	Comment string          `json:"comment,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
+	ID       int64           `json:"id"`
+	AlertID  int64           `json:"alert_id"`
+	Kind     EventKind       `json:"kind"`
+	Actor    string          `json:"actor"`
+	Time     time.Time       `json:"time"` // wall time
+	Comment  string          `json:"comment,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	PrevHash string          `json:"prev_hash,omitempty"`
+	Hash     string          `json:"hash,omitempty"`
+}
+
+// NoticeData is the Data of an event that names receivers to tell at once
+// (escalated, guard_tripped): the alert as it was, and the notice.
+type NoticeData struct {
+	Alert
+	Notice Notice `json:"notice"`
+}
+
+// Notice asks notify to tell receivers about an alert now, bypassing the
+// routing tree: an escalation names its receivers.
+type Notice struct {
+	Receivers []string          `json:"receivers"`
+	Labels    map[string]string `json:"labels,omitempty"` // added to the alert's labels, e.g. escalation_level
+	Summary   string            `json:"summary,omitempty"`
+}
+
+// AutoActionData is the Data of an auto_action event: what became of one
+// call to an action endpoint.
+type AutoActionData struct {
+	Action         string `json:"action"`
+	Status         string `json:"status"` // succeeded, failed, skipped, suppressed
+	Attempts       int    `json:"attempts,omitempty"`
+	HTTPStatus     int    `json:"http_status,omitempty"`
+	Error          string `json:"error,omitempty"`
+	Response       string `json:"response,omitempty"` // the endpoint's reply, trimmed
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // RepeatData is the Data of a repeated event: what the new hit brought.
@@ -132,9 +189,16 @@ type Filter struct {
 	Status   Status
 	Rule     string
 	Severity decision.Severity
-	Entity   string // "field=value", or a bare value matching any field
-	Limit    int    // 0 means DefaultLimit; at most MaxLimit
-	Before   int64  // only alerts with a smaller ID: the cursor of the next page
+	Entity   string    // "field=value", or a bare value matching any field
+	Assignee string    // a person or "team:<name>"; "-" for unassigned alerts
+	Since    time.Time // raised at or after (wall time)
+	Until    time.Time // raised before (wall time)
+	// Unresolved selects open and acknowledged alerts (with Status empty).
+	Unresolved bool
+	// QuietSince selects alerts with no hit (raise or repeat, wall time) after it.
+	QuietSince time.Time
+	Limit      int   // 0 means DefaultLimit; at most MaxLimit
+	Before     int64 // only alerts with a smaller ID: the cursor of the next page
 }
 
 const (

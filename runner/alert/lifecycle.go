@@ -1,85 +1,136 @@
 package alert
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Ack acknowledges an open alert: someone is on it.
-func (s *Service) Ack(ctx context.Context, id int64, actor, comment string) (Alert, error) {
-	return s.change(ctx, id, EventAcknowledged, actor, comment, func(a *Alert, actor string, now time.Time) error {
-		if a.Status != Open {
-			return &TransitionError{ID: id, From: a.Status, To: Acknowledged}
-		}
-		a.Status, a.AckedBy, a.AckedAt = Acknowledged, actor, &now
-		return nil
-	})
+// The lifecycle as a state machine: each ActionKind starts from some
+// statuses, may need more of the alert (an assignee to take away), and makes
+// one change recorded as one event.
+//
+//	open ──ack──► acknowledged ──resolve──► resolved ──reopen──► open
+//	  └──────────────resolve──────────────────┘
+//
+// assign, unassign, comment, snooze and unsnooze keep the status and apply to
+// open and acknowledged alerts.
+type transition struct {
+	event  EventKind
+	from   []Status
+	target Status // the status it moves to; "" when it keeps the status
+	// validate checks the action alone (no alert yet): "" or what is wrong.
+	validate func(a *Action, now time.Time) string
+	// check refuses it for this alert's state: "" or why (beyond the status).
+	check func(al *Alert, a *Action, now time.Time) string
+	apply func(al *Alert, a *Action, now time.Time)
 }
 
-// Resolve closes an open or acknowledged alert with a resolution. The next
-// hit on its fingerprint raises a new alert.
-func (s *Service) Resolve(ctx context.Context, id int64, actor string, r Resolution, comment string) (Alert, error) {
-	if r == "" {
-		return Alert{}, fmt.Errorf("resolve alert %d: %w: resolution is required (true_positive, false_positive, benign or duplicate)", id, ErrInvalid)
-	}
-	if !r.valid() {
-		return Alert{}, fmt.Errorf("resolve alert %d: %w: resolution %q: want true_positive, false_positive, benign or duplicate", id, ErrInvalid, r)
-	}
-	return s.change(ctx, id, EventResolved, actor, comment, func(a *Alert, actor string, now time.Time) error {
-		if a.Status == Resolved {
-			return &TransitionError{ID: id, From: a.Status, To: Resolved}
-		}
-		a.Status, a.Resolution, a.ResolvedBy, a.ResolvedAt = Resolved, r, actor, &now
-		return nil
-	})
+var active = []Status{Open, Acknowledged}
+
+var transitions = map[ActionKind]transition{
+	ActAck: {event: EventAcknowledged, from: []Status{Open}, target: Acknowledged,
+		apply: func(al *Alert, a *Action, now time.Time) {
+			al.Status, al.AckedBy, al.AckedAt = Acknowledged, a.Actor, &now
+		}},
+	ActResolve: {event: EventResolved, from: active, target: Resolved,
+		validate: func(a *Action, _ time.Time) string {
+			switch {
+			case a.Resolution == "":
+				return "resolution is required (true_positive, false_positive, benign or duplicate)"
+			case !a.Resolution.valid():
+				return `resolution "` + string(a.Resolution) + `": want true_positive, false_positive, benign or duplicate`
+			}
+			return ""
+		},
+		apply: func(al *Alert, a *Action, now time.Time) {
+			al.Status, al.Resolution, al.ResolvedBy, al.ResolvedAt = Resolved, a.Resolution, a.Actor, &now
+			al.SnoozedUntil = nil
+		}},
+	ActReopen: {event: EventReopened, from: []Status{Resolved}, target: Open,
+		apply: func(al *Alert, _ *Action, _ time.Time) {
+			al.Status, al.Resolution, al.ResolvedBy, al.ResolvedAt = Open, "", "", nil
+			al.AckedBy, al.AckedAt = "", nil
+			al.EscalationLevel, al.Escalations = 0, 0 // escalation starts over
+		}},
+	ActAssign: {event: EventAssigned, from: active,
+		validate: func(a *Action, _ time.Time) string {
+			switch name, team := strings.CutPrefix(a.Assignee, "team:"); {
+			case a.Assignee == "":
+				return `assignee is required: a person, or "team:<name>"`
+			case len(a.Assignee) > MaxAssigneeBytes || hasControl(a.Assignee):
+				return "assignee: at most " + strconv.Itoa(MaxAssigneeBytes) + " printable bytes"
+			case team && strings.TrimSpace(name) == "":
+				return `assignee "team:" names no team`
+			}
+			return ""
+		},
+		check: func(al *Alert, a *Action, _ time.Time) string {
+			if al.Assignee == a.Assignee {
+				return "it is already assigned to " + a.Assignee
+			}
+			return ""
+		},
+		apply: func(al *Alert, a *Action, _ time.Time) { al.Assignee = a.Assignee }},
+	ActUnassign: {event: EventUnassigned, from: active,
+		check: func(al *Alert, _ *Action, _ time.Time) string {
+			if al.Assignee == "" {
+				return "it is not assigned"
+			}
+			return ""
+		},
+		apply: func(al *Alert, _ *Action, _ time.Time) { al.Assignee = "" }},
+	ActComment: {event: EventCommented, from: active,
+		validate: func(a *Action, _ time.Time) string {
+			if a.Comment == "" {
+				return "comment is required"
+			}
+			return ""
+		},
+		apply: func(*Alert, *Action, time.Time) {}},
+	ActSnooze: {event: EventSnoozed, from: active,
+		validate: func(a *Action, now time.Time) string {
+			switch {
+			case a.Until.IsZero():
+				return "until is required: when the snooze ends"
+			case !a.Until.After(now):
+				return "until " + a.Until.UTC().Format(time.RFC3339) + " is not in the future"
+			}
+			return ""
+		},
+		apply: func(al *Alert, a *Action, _ time.Time) {
+			until := a.Until.UTC()
+			al.SnoozedUntil = &until
+		}},
+	ActUnsnooze: {event: EventUnsnoozed, from: active,
+		check: func(al *Alert, _ *Action, now time.Time) string {
+			if !al.Snoozed(now) {
+				return "it is not snoozed"
+			}
+			return ""
+		},
+		apply: func(al *Alert, _ *Action, _ time.Time) { al.SnoozedUntil = nil }},
 }
 
-// change applies one lifecycle step and its audit event in a transaction.
-func (s *Service) change(ctx context.Context, id int64, kind EventKind, actor, comment string, step func(a *Alert, actor string, now time.Time) error) (Alert, error) {
-	actor = strings.TrimSpace(actor)
-	if actor == "" {
-		verb := "acknowledge"
-		if kind == EventResolved {
-			verb = "resolve"
+// refuse says why the transition cannot start from this alert, or "".
+func (t *transition) refuse(al *Alert, a *Action, now time.Time) string {
+	if !slices.Contains(t.from, al.Status) {
+		if al.Status == t.target {
+			return "it is already " + string(al.Status)
 		}
-		return Alert{}, fmt.Errorf("%s alert %d: %w: actor is required", verb, id, ErrInvalid)
+		if t.target == Open {
+			return "it is " + string(al.Status) + ", not resolved"
+		}
+		return "it is " + string(al.Status)
 	}
-	var out Alert
-	err := s.inTx(ctx, func(tx Tx) error {
-		a, err := tx.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		if err := step(&a, actor, now); err != nil {
-			return err
-		}
-		if comment != "" {
-			a.Comment = comment
-		}
-		a.UpdatedAt = now
-		if err := tx.Update(ctx, &a); err != nil {
-			return err
-		}
-		data, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encode %s event: %w", kind, err)
-		}
-		out = a
-		return tx.AddEvent(ctx, &Event{AlertID: id, Kind: kind, Actor: actor, Time: now, Comment: comment, Data: data})
-	})
-	if err != nil {
-		return Alert{}, err
+	if t.check != nil {
+		return t.check(al, a, now)
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "alert "+string(kind), slog.Int64("alert", id),
-		slog.String("rule", out.Rule), slog.String("entity", out.Entity.String()),
-		slog.String("actor", actor), slog.String("resolution", string(out.Resolution)))
-	if kind == EventResolved && s.kick != nil {
-		s.kick()
-	}
-	return out, nil
+	return ""
+}
+
+// Snoozed reports whether the alert is snoozed at now.
+func (a *Alert) Snoozed(now time.Time) bool {
+	return a.SnoozedUntil != nil && a.SnoozedUntil.After(now)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/record"
 )
@@ -25,9 +27,16 @@ type Options struct {
 	RuleInfo func(rule string) (RuleInfo, bool)
 	// KeepRecords is how many of its latest records an alert keeps (default 20).
 	KeepRecords int
-	// Kick, if set, is called after a commit that raised or resolved an
-	// alert, so that the notifier fans it out at once (notify.Dispatcher.Kick).
+	// Kick, if set, is called after a commit that raised, resolved,
+	// reopened or escalated an alert, so that the notifier fans it out at
+	// once (notify.Dispatcher.Kick).
 	Kick func()
+	// OnLabel, if set, receives the label record of each alert resolved as
+	// a true or false positive (see LabelRecord), to feed the features
+	// (pipeline.Pipeline.Decide). Its fields are as stored: normalise them.
+	OnLabel func(ctx context.Context, label record.Record)
+	// Registerer takes the per-rule metrics (metrics.go); nil: none.
+	Registerer prometheus.Registerer
 }
 
 // DefaultKeepRecords is the default of Options.KeepRecords.
@@ -46,6 +55,8 @@ type Service struct {
 	ruleInfo func(string) (RuleInfo, bool)
 	keep     int
 	kick     func()
+	onLabel  func(context.Context, record.Record)
+	metrics  *metrics // nil: none
 }
 
 // NewService returns a Service over store. An unknown MinSeverity or a
@@ -61,6 +72,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 		ruleInfo: opts.RuleInfo,
 		keep:     opts.KeepRecords,
 		kick:     opts.Kick,
+		onLabel:  opts.OnLabel,
 	}
 	if opts.MinSeverity != "" {
 		if _, err := decision.ParseSeverity(string(opts.MinSeverity)); err != nil {
@@ -82,6 +94,12 @@ func NewService(store Store, opts Options) (*Service, error) {
 	}
 	if s.ruleInfo == nil {
 		s.ruleInfo = func(string) (RuleInfo, bool) { return RuleInfo{}, false }
+	}
+	if opts.Registerer != nil {
+		var err error
+		if s.metrics, err = newMetrics(opts.Registerer, store); err != nil {
+			return nil, fmt.Errorf("alert service: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -149,6 +167,7 @@ func (s *Service) observe(ctx context.Context, rec record.Record, d decision.Dec
 	if raised > 0 {
 		for _, a := range out {
 			if a.Count == 1 {
+				s.metrics.raised(&a)
 				s.log.LogAttrs(ctx, slog.LevelInfo, "alert raised", slog.Int64("alert", a.ID),
 					slog.String("rule", a.Rule), slog.String("entity", a.Entity.String()),
 					slog.String("severity", string(a.Severity)), slog.String("record", o.recordID))
@@ -265,18 +284,6 @@ func (s *Service) observeHit(ctx context.Context, tx Tx, h *decision.Hit, revisi
 	return a, !found, nil
 }
 
-// inTx runs fn in a transaction, again from the start when it lost a race
-// to another writer (a store shared by several processes).
-func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
-	var err error
-	for range txAttempts {
-		if err = s.store.InTx(ctx, fn); !errors.Is(err, ErrConflict) {
-			return err
-		}
-	}
-	return err
-}
-
 // Get returns one alert; ErrNotFound wrapped when there is none.
 func (s *Service) Get(ctx context.Context, id int64) (Alert, error) {
 	return s.store.Get(ctx, id)
@@ -289,6 +296,13 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Alert, error) {
 	}
 	if f.Severity != "" && f.Severity.Rank() < 0 {
 		return nil, fmt.Errorf("list alerts: %w: severity %q: want low, medium, high or critical", ErrInvalid, f.Severity)
+	}
+	f.Assignee = strings.TrimSpace(f.Assignee)
+	if f.Unresolved && f.Status != "" {
+		return nil, fmt.Errorf("list alerts: %w: unresolved and status %q: choose one", ErrInvalid, f.Status)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return nil, fmt.Errorf("list alerts: %w: until %s is not after since %s", ErrInvalid, f.Until.Format(time.RFC3339), f.Since.Format(time.RFC3339))
 	}
 	if f.Limit < 0 || f.Before < 0 {
 		return nil, fmt.Errorf("list alerts: %w: limit and before must not be negative", ErrInvalid)

@@ -13,6 +13,8 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]Alert, error)
 	Records(ctx context.Context, alertID int64) ([]AlertRecord, error) // oldest first
 	Events(ctx context.Context, alertID int64) ([]Event, error)        // oldest first
+	// LabelCounts counts the resolved alerts per rule and resolution.
+	LabelCounts(ctx context.Context) ([]LabelCount, error)
 }
 
 // Tx is the work of one transaction.
@@ -24,19 +26,21 @@ type Tx interface {
 	// Insert stores a new alert and sets its ID and Version (1). It returns
 	// ErrConflict when an unresolved alert with the fingerprint exists.
 	Insert(ctx context.Context, a *Alert) error
-	// Update writes the mutable fields (status, resolution, reason, last
-	// record, count, first/last seen, updated at, ack, resolve, comment) if
+	// Update writes the mutable fields (status, resolution, action, reason,
+	// last record, count, first/last seen, updated at/by, ack, resolve,
+	// comment, assignee, snooze, downgrade, escalation, handled version) if
 	// the stored version is still a.Version, then bumps a.Version; otherwise
 	// ErrConflict.
 	Update(ctx context.Context, a *Alert) error
 	// Repeat is Update narrowed to what a repeated hit changes (reason, last
-	// record, count, first/last seen, updated at): the hot path, which must
-	// not rewrite the status indexes.
+	// record, count, first/last seen, updated at, which is also the time of
+	// the latest hit): the hot path, which must not rewrite the status indexes.
 	Repeat(ctx context.Context, a *Alert) error
 	// AddRecord stores a record of the alert and sets its ID.
 	AddRecord(ctx context.Context, r *AlertRecord) error
 	// TrimRecords deletes all but the alert's latest keep records.
 	TrimRecords(ctx context.Context, alertID int64, keep int) error
-	// AddEvent appends an event and sets its ID.
+	// AddEvent appends an event to the audit chain and sets its ID,
+	// PrevHash and Hash (ChainHash).
 	AddEvent(ctx context.Context, e *Event) error
 }

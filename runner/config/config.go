@@ -22,6 +22,7 @@ type Config struct {
 	Features    FeaturesConfig    `koanf:"features"`
 	Alerts      AlertsConfig      `koanf:"alerts"`
 	Notify      NotifyConfig      `koanf:"notify"`
+	Handling    HandlingConfig    `koanf:"handling"` // escalation, auto-resolve, auto-actions (handling.go)
 	DecisionLog DecisionLogConfig `koanf:"decision_log"`
 	DeadLetter  DeadLetterConfig  `koanf:"dead_letter"`
 	Sources     []SourceConfig    `koanf:"sources"`
@@ -59,6 +60,7 @@ type ServerConfig struct {
 	ReadTimeout     time.Duration `koanf:"read_timeout"`
 	WriteTimeout    time.Duration `koanf:"write_timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	Auth            AuthConfig    `koanf:"auth"` // users, roles and the server key (server_auth.go)
 }
 
 type StoreConfig struct {

@@ -64,6 +64,9 @@ func (c *Config) Validate() error {
 			return bad(key, "must be a positive duration such as 5s")
 		}
 	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
 	if c.Features.Lateness < 0 {
 		return bad("features.lateness", "must not be negative")
 	}
@@ -91,6 +94,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateReceivers(); err != nil {
+		return err
+	}
+	if err := c.validateHandling(); err != nil {
 		return err
 	}
 	srcNames := map[string]bool{}

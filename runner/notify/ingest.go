@@ -11,20 +11,32 @@ import (
 	"github.com/vigil-risk/vigil/runner/alert"
 	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
 	"github.com/vigil-risk/vigil/runner/notify/route"
+	"github.com/vigil-risk/vigil/runner/notify/silence"
 	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
 // cursorName is the dispatcher's row in notify_cursor.
 const cursorName = "alert_events"
 
-// FanOut routes every alert event after the cursor (raised, resolved) into
-// the groups of the routes that take it, a batch per transaction that also
+// FanOut routes every alert event after the cursor (raised, resolved,
+// reopened) into the groups of the routes that take it, and queues notices
+// (escalated, guard_tripped: notice.go) for the receivers they name, a batch per transaction that also
 // advances the cursor. It returns how many events it routed. Run calls it;
 // it is exported for tools and tests.
 func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
 	total := 0
+	var sils silence.Set // read when a batch holds a notice
 	for {
-		n, more, err := d.fanOutBatch(ctx)
+		n, more, err := d.fanOutBatch(ctx, sils)
+		if errors.Is(err, errNeedSilences) {
+			if sils, err = d.silences.Active(ctx, d.opts.Now()); err != nil {
+				return total, fmt.Errorf("route alert events: %w", err)
+			}
+			if sils == nil {
+				sils = silence.Set{}
+			}
+			continue
+		}
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -32,7 +44,7 @@ func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
 	}
 }
 
-func (d *Dispatcher) fanOutBatch(ctx context.Context) (routed int, more bool, err error) {
+func (d *Dispatcher) fanOutBatch(ctx context.Context, sils silence.Set) (routed int, more bool, err error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, false, fmt.Errorf("route alert events: begin: %w", err)
@@ -55,7 +67,20 @@ func (d *Dispatcher) fanOutBatch(ctx context.Context) (routed int, more bool, er
 		return 0, false, tx.Rollback()
 	}
 	g := d.grouper(tx, d.opts.Now().UTC())
+	notices := 0
 	for _, e := range events {
+		if isNotice(e.Kind) {
+			if sils == nil {
+				return 0, false, errNeedSilences
+			}
+			n, err := d.notice(ctx, tx, &e, sils, g.now)
+			if err != nil {
+				return 0, false, fmt.Errorf("route alert events: event %d: %w", e.ID, err)
+			}
+			notices += n
+			routed++
+			continue
+		}
 		var a alert.Alert
 		if err := json.Unmarshal(e.Data, &a); err != nil {
 			// Unroutable; the alert itself is still in the store.
@@ -77,6 +102,9 @@ func (d *Dispatcher) fanOutBatch(ctx context.Context) (routed int, more bool, er
 	}
 	if err = tx.Commit(); err != nil {
 		return 0, false, fmt.Errorf("route alert events: commit: %w", err)
+	}
+	if notices > 0 {
+		d.wakeAll()
 	}
 	return routed, len(events) == d.opts.Batch, nil
 }

@@ -195,7 +195,11 @@ func (p *Pipeline) finish(ctx context.Context, j *job) error {
 		}
 	}
 	if p.opts.Alerts != nil && len(d.Hits) > 0 {
-		touched, err := p.opts.Alerts.Observe(ctx, j.rec, *d)
+		// An alert keeps the features and scores its decision saw, logged or
+		// not: analysts judge a hit by them.
+		seen := *d
+		seen.Features, seen.Scores = j.in.Features, j.in.Scores
+		touched, err := p.opts.Alerts.Observe(ctx, j.rec, seen)
 		if err != nil {
 			return fmt.Errorf("record %s: alerts: %w", j.rec.ID, err)
 		}

@@ -1,5 +1,7 @@
 // Package server is Vigil's HTTP API: deciding records, ingesting batches,
-// reading and handling alerts, health and metrics.
+// reading and handling alerts, health and metrics, and the web console
+// (server/console) under /console/. Every API call needs a bearer token
+// whose user's role allows it (auth.go).
 package server
 
 import (
@@ -7,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +18,7 @@ import (
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/notify/silence"
 	"github.com/vigil-risk/vigil/runner/pipeline"
+	"github.com/vigil-risk/vigil/runner/server/auth"
 )
 
 // Options configure the API.
@@ -27,6 +31,14 @@ type Options struct {
 	Ready         func(context.Context) error // extra readiness check (the store); nil: always ready once built
 	Version       string
 	Log           *slog.Logger
+
+	// Auth authenticates every API call (a bearer token) and checks the
+	// caller's role; nil serves without authentication, for embedding in a
+	// process that owns the listener (benchmarks, tests) — `vigil run`
+	// always sets it.
+	Auth           *auth.Auth
+	ProtectMetrics bool         // /metrics wants a token too (server.auth.protect_metrics)
+	Console        http.Handler // the web console, served under /console/ (it checks its own sessions); nil: none
 }
 
 // Server holds the API's dependencies; Handler serves it.
@@ -55,12 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/records", s.records)
 	mux.HandleFunc("GET /v1/rules", s.rules)
 	mux.HandleFunc("GET /v1/version", s.version)
-	if s.opts.Alerts != nil {
-		mux.HandleFunc("GET /v1/alerts", s.listAlerts)
-		mux.HandleFunc("GET /v1/alerts/{id}", s.getAlert)
-		mux.HandleFunc("POST /v1/alerts/{id}/ack", s.ackAlert)
-		mux.HandleFunc("POST /v1/alerts/{id}/resolve", s.resolveAlert)
-	}
+	s.alertRoutes(mux) // alerts_actions.go
 	s.notifyRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -69,7 +76,20 @@ func (s *Server) Handler() http.Handler {
 	if s.opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	}
-	return mux
+	if s.opts.Console != nil {
+		mux.Handle(auth.ConsolePath+"/", s.opts.Console)
+		mux.Handle("GET "+auth.ConsolePath, http.RedirectHandler(auth.ConsolePath+"/", http.StatusMovedPermanently))
+		mux.Handle("GET /{$}", http.RedirectHandler(auth.ConsolePath+"/", http.StatusFound))
+		// Messages link to <notify.link_base>/alerts/<id> and /act?t=...;
+		// with the server's root as link base those land here.
+		mux.HandleFunc("GET /alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, auth.ConsolePath+"/alerts/"+url.PathEscape(r.PathValue("id")), http.StatusFound)
+		})
+		mux.HandleFunc("GET /act", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, auth.ConsolePath+"/act?"+r.URL.RawQuery, http.StatusFound)
+		})
+	}
+	return s.authenticate(mux)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

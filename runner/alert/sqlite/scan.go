@@ -17,11 +17,12 @@ func scanAlert(row scanner) (alert.Alert, error) {
 	var a alert.Alert
 	var severity, action, status, resolution, tags string
 	var firstSeen, lastSeen, created, updated string
-	var ackedAt, resolvedAt sql.NullString
+	var ackedAt, resolvedAt, snoozedUntil sql.NullString
 	err := row.Scan(&a.ID, &a.Fingerprint, &a.Rule, &a.Title, &severity, &action, &a.Entity.Field, &a.Entity.Value,
 		&status, &resolution, &a.Reason, &a.LastRecordID, &a.Count, &firstSeen, &lastSeen, &created, &updated,
 		&a.PolicyRevision, &a.Owner, &a.Runbook, &tags, &a.AckedBy, &ackedAt, &a.ResolvedBy, &resolvedAt,
-		&a.Comment, &a.Version)
+		&a.Comment, &a.Version,
+		&a.Assignee, &snoozedUntil, &a.UpdatedBy, &a.Downgraded, &a.EscalationLevel, &a.Escalations, &a.HandledVersion)
 	if err != nil {
 		return alert.Alert{}, err
 	}
@@ -41,6 +42,9 @@ func scanAlert(row scanner) (alert.Alert, error) {
 	if a.ResolvedAt, err = sqldb.ParseNullTime(resolvedAt); err != nil {
 		return alert.Alert{}, fmt.Errorf("alert %d: resolved_at: %w", a.ID, err)
 	}
+	if a.SnoozedUntil, err = sqldb.ParseNullTime(snoozedUntil); err != nil {
+		return alert.Alert{}, fmt.Errorf("alert %d: snoozed_until: %w", a.ID, err)
+	}
 	if tags != "[]" && tags != "" {
 		if err := json.Unmarshal([]byte(tags), &a.Tags); err != nil {
 			return alert.Alert{}, fmt.Errorf("alert %d: tags: %w", a.ID, err)
@@ -56,18 +60,28 @@ func scanEvents(rows *sql.Rows) ([]alert.Event, error) {
 		var e alert.Event
 		var kind, ts string
 		var data []byte
-		if err := rows.Scan(&e.ID, &e.AlertID, &kind, &e.Actor, &ts, &e.Comment, &data); err != nil {
+		if err := scanEvent(rows, &e, &kind, &ts, &data); err != nil {
 			return nil, err
-		}
-		e.Kind = alert.EventKind(kind)
-		if len(data) > 0 {
-			e.Data = data
-		}
-		var err error
-		if e.Time, err = sqldb.ParseTime(ts); err != nil {
-			return nil, fmt.Errorf("event %d: %w", e.ID, err)
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// scanEvent reads one row of eventColumns into e; kind, ts and data are
+// scratch space the caller may reuse.
+func scanEvent(row scanner, e *alert.Event, kind, ts *string, data *[]byte) error {
+	if err := row.Scan(&e.ID, &e.AlertID, kind, &e.Actor, ts, &e.Comment, data, &e.PrevHash, &e.Hash); err != nil {
+		return err
+	}
+	e.Kind = alert.EventKind(*kind)
+	e.Data = nil
+	if len(*data) > 0 {
+		e.Data = *data
+	}
+	var err error
+	if e.Time, err = sqldb.ParseTime(*ts); err != nil {
+		return fmt.Errorf("event %d: %w", e.ID, err)
+	}
+	return nil
 }

@@ -34,10 +34,14 @@ type Store struct {
 
 var _ alert.Store = (*Store)(nil)
 
-// New migrates the schema and returns the store. Close it before the database.
+// New migrates the schema, hashes any events written before the audit
+// chain existed, and returns the store. Close it before the database.
 func New(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
+	}
+	if err := hashUnchained(ctx, db); err != nil {
+		return nil, fmt.Errorf("alert store: %w", err)
 	}
 	stmts, err := prepare(ctx, db)
 	if err != nil {
@@ -67,7 +71,7 @@ func (s *Store) InTx(ctx context.Context, fn func(alert.Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err := fn(txn{tx: tx, stmts: s.stmts}); err != nil {
+	if err := fn(&txn{tx: tx, stmts: s.stmts}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -114,6 +118,25 @@ func (s *Store) List(ctx context.Context, f alert.Filter) ([]alert.Alert, error)
 		add("entity_value = ? AND entity_field = ?", value, field)
 	} else if f.Entity != "" {
 		add("entity_value = ?", f.Entity)
+	}
+	switch f.Assignee {
+	case "":
+	case "-":
+		add("assignee = ''")
+	default:
+		add("assignee = ?", f.Assignee)
+	}
+	if f.Unresolved {
+		add("status <> 'resolved'")
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", sqldb.FormatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", sqldb.FormatTime(f.Until))
+	}
+	if !f.QuietSince.IsZero() {
+		add("last_hit_at <= ?", sqldb.FormatTime(f.QuietSince))
 	}
 	if f.Before > 0 {
 		add("id < ?", f.Before)
@@ -191,8 +214,35 @@ func (s *Store) Events(ctx context.Context, alertID int64) ([]alert.Event, error
 	return es, nil
 }
 
-// Feed returns up to limit raised and resolved events with an ID above
-// after, oldest first: what a notifier fans out. Call it with the
+// LabelCounts implements alert.Store, from the index alerts_resolved_labels.
+func (s *Store) LabelCounts(ctx context.Context) ([]alert.LabelCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT rule, resolution, COUNT(*) FROM alerts INDEXED BY alerts_resolved_labels
+		WHERE status = 'resolved' GROUP BY rule, resolution ORDER BY rule, resolution`)
+	if err != nil {
+		return nil, fmt.Errorf("count resolutions: %w", err)
+	}
+	defer rows.Close()
+	var out []alert.LabelCount
+	for rows.Next() {
+		var c alert.LabelCount
+		var r string
+		if err := rows.Scan(&c.Rule, &r, &c.Alerts); err != nil {
+			return nil, fmt.Errorf("count resolutions: %w", err)
+		}
+		c.Resolution = alert.Resolution(r)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count resolutions: %w", err)
+	}
+	return out, nil
+}
+
+// FeedKinds are the events Feed returns: what notify fans out.
+var FeedKinds = []alert.EventKind{alert.EventRaised, alert.EventResolved, alert.EventReopened, alert.EventEscalated, alert.EventGuardTripped}
+
+// Feed returns up to limit events of the FeedKinds with an ID above after,
+// oldest first: what a notifier fans out. Call it with the
 // transaction that records the notifier's cursor. The cursor never skips an
 // event: SQLite has one writer at a time, so IDs are handed out in commit
 // order (a PostgreSQL store will need more than an ID cursor).

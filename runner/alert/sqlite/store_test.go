@@ -193,7 +193,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		query string
 		index string
 	}{
-		{`SELECT id FROM alert_events WHERE kind IN ('raised', 'resolved') AND id > 5 ORDER BY id LIMIT 10`, "alert_events_feed"},
+		{`SELECT id FROM alert_events WHERE kind IN ('raised', 'resolved', 'reopened', 'escalated', 'guard_tripped') AND id > 5 ORDER BY id LIMIT 10`, "alert_events_feed"},
+		{`SELECT rule, resolution, COUNT(*) FROM alerts INDEXED BY alerts_resolved_labels WHERE status = 'resolved' GROUP BY rule, resolution`, "alerts_resolved_labels"},
 		{`SELECT id FROM alerts WHERE fingerprint = 'x' AND status <> 'resolved'`, "alerts_"},
 		{`SELECT id FROM alert_records WHERE alert_id = 1 ORDER BY id DESC LIMIT 1 OFFSET 20`, "alert_records_alert"},
 	} {

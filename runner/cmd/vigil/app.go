@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/feature"
 	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/template"
 	"github.com/vigil-risk/vigil/runner/pipeline"
 	"github.com/vigil-risk/vigil/runner/policy"
 	"github.com/vigil-risk/vigil/runner/record"
@@ -40,6 +41,7 @@ type app struct {
 	state      string // feature snapshot file: restored at start, written by saveState
 	registry   *prometheus.Registry
 	closers    []func() error
+	handling   *handling // vigil run: escalation, auto-resolve, auto-actions (handling.go)
 }
 
 // appParts says which parts a command needs.
@@ -51,6 +53,7 @@ type appParts struct {
 	getenv       func(string) string // resolves secret_env; os.Getenv when nil
 	state        string              // feature snapshot file to restore and save; empty: fresh state
 	differential bool                // evaluate every record both ways and fail on a difference
+	links        template.LinkSigner // signs the act-from-chat links in messages (vigil run); nil: none
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appParts) (_ *app, err error) {
@@ -123,17 +126,18 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 			if getenv == nil {
 				getenv = os.Getenv
 			}
-			if a.dispatcher, err = a.newDispatcher(ctx, getenv); err != nil {
+			if a.dispatcher, err = a.newDispatcher(ctx, getenv, parts.links); err != nil {
 				return nil, err
 			}
 		}
 		min, _ := decision.ParseSeverity(cfg.Alerts.MinSeverity) // validated with the config
-		aopts := alert.Options{MinSeverity: min, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo}
+		aopts := alert.Options{MinSeverity: min, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo,
+			Registerer: a.registry, OnLabel: a.feedLabel} // per-rule metrics; analysts' labels into the features (alerts.go)
 		if parts.notify {
 			aopts.Logger = log // a live runner says when it raises an alert; a replay only counts them
 		}
 		if a.dispatcher != nil {
-			aopts.Kick = a.dispatcher.Kick
+			aopts.Kick = a.kick // the notifier, and the auto-actions once vigil run starts them
 		}
 		if a.alerts, err = alert.NewService(store, aopts); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,9 +104,10 @@ func startRunner(t *testing.T, environ []string, args ...string) *runner {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{url: "http://" + addr, stderr: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
-	if environ == nil {
-		environ = []string{}
-	}
+	// The API wants a token: the runner gets an admin whose token the
+	// helpers below send.
+	environ = append(slices.Clip(environ), "VIGIL_SERVER__AUTH__USERS__TESTER__ROLE=admin",
+		"VIGIL_SERVER__AUTH__USERS__TESTER__TOKEN_ENV=TESTER_TOKEN", "TESTER_TOKEN="+testToken)
 	go func() {
 		r.done <- execute(ctx, append([]string{"run", "--addr", addr}, args...), environ, strings.NewReader(""), io.Discard, r.stderr)
 	}()
@@ -144,10 +146,24 @@ func (r *runner) shutdown(t *testing.T) int {
 	}
 }
 
+// testToken is the token of the admin startRunner configures.
+const testToken = "tester-token-0123456789abcdef"
+
+// authed sends req with the test admin's token.
+func authed(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return http.DefaultClient.Do(req)
+}
+
 // post sends a JSON body and decodes the JSON reply into out (if non-nil).
 func post(t *testing.T, url, body string, out any) int {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := authed(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +179,11 @@ func post(t *testing.T, url, body string, out any) int {
 
 func get(t *testing.T, url string, out any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := authed(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,13 @@ import (
 	"github.com/vigil-risk/vigil/runner/notify/inhibit"
 	"github.com/vigil-risk/vigil/runner/notify/receiver"
 	"github.com/vigil-risk/vigil/runner/notify/route"
+	"github.com/vigil-risk/vigil/runner/notify/template"
 )
 
 // newDispatcher builds the receivers, the routing tree and the inhibit
 // rules from notify.* and the dispatcher over the app's database.
-func (a *app) newDispatcher(ctx context.Context, getenv func(string) string) (*notify.Dispatcher, error) {
-	recv, err := receiver.Build(a.cfg.Notify.Receivers, receiver.Options{Logger: a.log, LinkBase: a.cfg.Notify.LinkBase, Getenv: getenv})
+func (a *app) newDispatcher(ctx context.Context, getenv func(string) string, links template.LinkSigner) (*notify.Dispatcher, error) {
+	recv, err := receiver.Build(a.cfg.Notify.Receivers, receiver.Options{Logger: a.log, LinkBase: a.cfg.Notify.LinkBase, Links: links, Getenv: getenv})
 	if err != nil {
 		return nil, err
 	}

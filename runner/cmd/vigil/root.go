@@ -59,6 +59,7 @@ Configuration layers: built-in defaults < --config files < VIGIL_* environment
 		c.bundleCmd(),
 		c.healthCmd(),
 		c.alertsCmd(),
+		c.auditCmd(),
 		c.silencesCmd(),
 		c.notificationsCmd(),
 		c.routesCmd(),

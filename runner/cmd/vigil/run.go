@@ -92,11 +92,20 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 		dw = pipeline.LogLines{Log: log, HitsOnly: cfg.Log.Decisions == "hits", Next: dw}
 	}
 
-	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: dw, getenv: c.getenv, state: cfg.Features.SnapshotPath})
+	// The console's tap and link signer need the store the app opens.
+	slot, links := &tapSlot{next: dw}, &lateSigner{}
+	a, err := newApp(ctx, cfg, log, appParts{alerts: true, notify: true, decisions: slot, getenv: c.getenv, state: cfg.Features.SnapshotPath, links: links})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if a.handling, err = newHandling(ctx, cfg, a, c.getenv, log); err != nil {
+		return err
+	}
+	web, err := c.newWebConsole(ctx, cfg, a, slot, links, log)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -104,14 +113,17 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(a.pipe, server.Options{
-			MaxBodyBytes:  cfg.Server.MaxBodyBytes,
-			Alerts:        a.alerts,
-			Silences:      a.dispatcher.Silences(),
-			Notifications: a.dispatcher,
-			Gatherer:      a.registry,
-			Ready:         a.db.PingContext,
-			Version:       a.info.Version,
-			Log:           log,
+			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+			Alerts:         a.alerts,
+			Silences:       a.dispatcher.Silences(),
+			Notifications:  a.dispatcher,
+			Gatherer:       a.registry,
+			Ready:          a.db.PingContext,
+			Version:        a.info.Version,
+			Log:            log,
+			Auth:           web.auth,
+			ProtectMetrics: cfg.Server.Auth.ProtectMetrics,
+			Console:        web.console,
 		}).Handler(),
 		ReadTimeout:  cfg.Server.ReadTimeout,
 		WriteTimeout: cfg.Server.WriteTimeout,
@@ -123,10 +135,16 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 	wg.Go(func() {
+		if err := web.tap.Run(bg); err != nil {
+			log.Error("console: final rule hit counts not saved", "err", err)
+		}
+	})
+	wg.Go(func() {
 		if err := a.dispatcher.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("notifier stopped", "err", err)
 		}
 	})
+	a.handling.start(bg, &wg) // escalation, auto-resolve, auto-actions
 	if cfg.Policies.Watch {
 		wg.Go(func() {
 			if err := a.engine.Watch(bg); err != nil {
@@ -189,7 +207,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 			}
 		})
 	}
-	c.banner(cfg, a, ln.Addr().String())
+	c.banner(cfg, a, web, ln.Addr().String())
 
 	var runErr error
 	select {
@@ -202,6 +220,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
+	web.tap.Close() // live streams would hold the shutdown until its timeout
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("http server did not drain in time", "err", err)
 	}
@@ -241,11 +260,15 @@ func (c *cli) sources(cfg config.Config, p *pipeline.Pipeline, log *slog.Logger)
 }
 
 // banner tells a new user where to look.
-func (c *cli) banner(cfg config.Config, a *app, addr string) {
+func (c *cli) banner(cfg config.Config, a *app, web *webConsole, addr string) {
 	w := c.stderr
 	pol := a.pipe.Policy()
 	fmt.Fprintf(w, "\nVigil %s is running — policy revision %s, %d rules (%s)\n", a.info.Version, pol.Revision, len(pol.Rules), cfg.Policies.Path)
 	fmt.Fprintf(w, "  API        http://%s  (POST /v1/decide, POST /v1/records, GET /v1/alerts, /metrics)\n", addr)
+	fmt.Fprintf(w, "  console    http://%s/console/\n", addr)
+	if web.adminToken != "" {
+		fmt.Fprintf(w, "  admin      token in %s  (log in to the console, or curl -H \"Authorization: Bearer $(cat %s)\")\n", web.adminToken, web.adminToken)
+	}
 	fmt.Fprintf(w, "  alerts     %s  (vigil alerts list)\n", cfg.Store.Path)
 	if cfg.DecisionLog.Path != "" {
 		fmt.Fprintf(w, "  decisions  %s\n", cfg.DecisionLog.Path)
@@ -256,6 +279,10 @@ func (c *cli) banner(cfg config.Config, a *app, addr string) {
 	if cfg.Demo.Enabled {
 		fmt.Fprintf(w, "  demo       %.0f records/s with %.0f%% injected fraud\n", cfg.Demo.Rate, cfg.Demo.FraudRate*100)
 	}
-	fmt.Fprintf(w, "Try:\n  curl -s http://%s/v1/decide -d '{\"id\":\"t-1\",\"ts\":\"2026-03-01T10:00:00Z\",\"type\":\"payment\",\"card_id\":\"ctok_7Hq2Lm9Xb4\",\"amount\":12.5,\"currency\":\"EUR\"}'\n", addr)
+	bearer := "-H \"Authorization: Bearer $TOKEN\" "
+	if web.adminToken != "" {
+		bearer = "-H \"Authorization: Bearer $(cat " + web.adminToken + ")\" "
+	}
+	fmt.Fprintf(w, "Try:\n  curl -s %shttp://%s/v1/decide -d '{\"id\":\"t-1\",\"ts\":\"2026-03-01T10:00:00Z\",\"type\":\"payment\",\"card_id\":\"ctok_7Hq2Lm9Xb4\",\"amount\":12.5,\"currency\":\"EUR\"}'\n", bearer, addr)
 	fmt.Fprintf(w, "  ./bin/vigil alerts list\n\n")
 }

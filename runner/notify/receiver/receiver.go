@@ -32,6 +32,7 @@ type Options struct {
 	Logger   *slog.Logger        // where log receivers write
 	Client   *http.Client        // for the HTTP channels (default http.DefaultClient)
 	LinkBase string              // the console's base URL, for links in messages
+	Links    template.LinkSigner // signs Acknowledge/Resolve links in messages; nil: none
 	Getenv   func(string) string // resolves *_secret_env (default os.Getenv)
 	Now      func() time.Time    // signing and message clocks (default time.Now)
 }
@@ -99,7 +100,7 @@ func channel(c config.ReceiverConfig, opts Options) (notify.Channel, error) {
 				return nil, fmt.Errorf("timezone: %w", err)
 			}
 		}
-		tmpl, err = template.New(c.Type, template.Options{Locale: c.Locale, Location: loc, File: c.Template, LinkBase: opts.LinkBase, Now: opts.Now})
+		tmpl, err = template.New(c.Type, template.Options{Locale: c.Locale, Location: loc, File: c.Template, LinkBase: opts.LinkBase, Links: opts.Links, Now: opts.Now})
 		if err != nil {
 			return nil, err
 		}

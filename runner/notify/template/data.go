@@ -35,9 +35,14 @@ type Data struct {
 // adds to it.
 type Alert struct {
 	alert.Alert
-	Firing  bool   // false once resolved
-	Link    string // the alert in the console; empty without a link base
-	Compact bool   // the message lists alerts one line each
+	Firing bool   // false once resolved
+	Link   string // the alert in the console; empty without a link base
+	// AckLink and ResolveLink act on the alert once, from the message
+	// (/act?t=TOKEN): set for a firing alert when links are signed;
+	// AckLink only while the alert is open.
+	AckLink     string
+	ResolveLink string
+	Compact     bool // the message lists alerts one line each
 }
 
 // Rule counts a message's alerts of one rule.
@@ -111,7 +116,7 @@ func (d *Data) HighestSeverity() decision.Severity {
 
 // newData is the whole message as templates see it; parts copy it and
 // narrow Alerts.
-func newData(m *notify.Message, locale, linkBase string, now time.Time) *Data {
+func newData(m *notify.Message, locale, linkBase string, links LinkSigner, now time.Time) *Data {
 	if m.LinkBase != "" {
 		linkBase = m.LinkBase
 	}
@@ -131,6 +136,9 @@ func newData(m *notify.Message, locale, linkBase string, now time.Time) *Data {
 		v := Alert{Alert: *a, Firing: firing}
 		if linkBase != "" {
 			v.Link = linkBase + "/alerts/" + strconv.FormatInt(a.ID, 10)
+			if links != nil && firing {
+				v.AckLink, v.ResolveLink = actLinks(links, linkBase, m.Receiver, a)
+			}
 		}
 		d.Alerts[i] = v
 		r := rules[a.Rule]
@@ -166,6 +174,26 @@ func newData(m *notify.Message, locale, linkBase string, now time.Time) *Data {
 			strings.Compare(a.Rule, b.Rule))
 	})
 	return d
+}
+
+// actLinks signs an alert's Acknowledge (while open) and Resolve links for
+// the receiver; a link that cannot be signed is left out.
+func actLinks(links LinkSigner, linkBase, receiver string, a *alert.Alert) (ack, resolve string) {
+	actor := cmp.Or(receiver, "chat")
+	if len(actor) > 64 {
+		actor = actor[:64]
+	}
+	sign := func(action string) string {
+		tok, err := links.SignLink(a.ID, action, actor)
+		if err != nil {
+			return ""
+		}
+		return linkBase + "/act?t=" + tok
+	}
+	if a.Status == alert.Open {
+		ack = sign("ack")
+	}
+	return ack, sign("resolve")
 }
 
 // compact sets whether alerts are listed one line each.

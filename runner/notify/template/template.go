@@ -69,7 +69,17 @@ type Options struct {
 	Location *time.Location // where times are shown (default UTC)
 	File     string         // an operator's template file; empty: the defaults only
 	LinkBase string         // the console's base URL, for messages that carry none
-	Now      func() time.Time
+	// Links signs the Acknowledge and Resolve links of firing alerts, sent
+	// to the receiver; nil, or no link base: messages carry none.
+	Links LinkSigner
+	Now   func() time.Time
+}
+
+// LinkSigner makes the token of a single-use link that acts on an alert
+// (the server's auth.Auth): action is "ack" or "resolve", actor who the
+// link was sent to.
+type LinkSigner interface {
+	SignLink(alertID int64, action, actor string) (string, error)
 }
 
 // Set is one receiver's templates: the channel's defaults in every locale,
@@ -78,6 +88,7 @@ type Set struct {
 	channel  string
 	locale   string
 	linkBase string
+	links    LinkSigner
 	now      func() time.Time
 	text     map[string]*ttemplate.Template
 	html     map[string]*htemplate.Template
@@ -113,7 +124,7 @@ func New(channel string, opts Options) (*Set, error) {
 		}
 		override = b
 	}
-	s := &Set{channel: channel, locale: opts.Locale, linkBase: strings.TrimRight(opts.LinkBase, "/"), now: opts.Now,
+	s := &Set{channel: channel, locale: opts.Locale, linkBase: strings.TrimRight(opts.LinkBase, "/"), links: opts.Links, now: opts.Now,
 		text: map[string]*ttemplate.Template{}, html: map[string]*htemplate.Template{}}
 	wantHTML := slices.ContainsFunc(names, func(n string) bool { return htmlNames[n] })
 	for _, locale := range []string{EN, ZH} {
@@ -210,7 +221,7 @@ func (s *Set) Data(m *notify.Message) *Data {
 	if _, ok := s.text[locale]; !ok {
 		locale = s.locale
 	}
-	return newData(m, locale, s.linkBase, s.now())
+	return newData(m, locale, s.linkBase, s.links, s.now())
 }
 
 // Execute runs the named template on d, in d's locale. Text templates'
