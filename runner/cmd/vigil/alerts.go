@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigil-risk/vigil/runner/alert"
 	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
+	"github.com/vigil-risk/vigil/runner/config"
 	"github.com/vigil-risk/vigil/runner/decision"
 	"github.com/vigil-risk/vigil/runner/record"
 	"github.com/vigil-risk/vigil/runner/sqldb"
@@ -101,8 +103,8 @@ alert since, it is refused (exit 1) instead of overwriting their change.`,
 	return cmd
 }
 
-// withAlerts opens the configured store for one command.
-func (c *cli) withAlerts(cmd *cobra.Command, fn func(context.Context, *alert.Service) error) error {
+// withStore opens the configured store (store.path) for one command.
+func (c *cli) withStore(cmd *cobra.Command, fn func(context.Context, config.Config, *sql.DB) error) error {
 	cfg, err := c.loadConfig(cmd.Flags(), shortcut{"db", "store.path"})
 	if err != nil {
 		return err
@@ -113,15 +115,27 @@ func (c *cli) withAlerts(cmd *cobra.Command, fn func(context.Context, *alert.Ser
 		return fmt.Errorf("store.path: %w", err)
 	}
 	defer db.Close()
+	return fn(ctx, cfg, db)
+}
+
+// withAlerts opens the configured store's alerts for one command.
+func (c *cli) withAlerts(cmd *cobra.Command, fn func(context.Context, *alert.Service) error) error {
+	return c.withStore(cmd, func(ctx context.Context, _ config.Config, db *sql.DB) error {
+		s, err := openAlerts(ctx, db)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, s)
+	})
+}
+
+// openAlerts is the alert service of a command: no metrics, no hooks.
+func openAlerts(ctx context.Context, db *sql.DB) (*alert.Service, error) {
 	store, err := alertsqlite.New(ctx, db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s, err := alert.NewService(store, alert.Options{})
-	if err != nil {
-		return err
-	}
-	return fn(ctx, s)
+	return alert.NewService(store, alert.Options{})
 }
 
 func (c *cli) printChanged(cmd *cobra.Command, a alert.Alert) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/alert/action"
 	"github.com/vigil-risk/vigil/runner/alert/escalate"
-	alertsqlite "github.com/vigil-risk/vigil/runner/alert/sqlite"
 	"github.com/vigil-risk/vigil/runner/config"
-	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
 // handling is what `vigil run` does with alerts on its own (docs/handling.md):
@@ -190,27 +188,15 @@ alert that tripped it).`,
 // withActions opens the configured store's auto-actions for one command;
 // nothing is called from it.
 func (c *cli) withActions(cmd *cobra.Command, fn func(context.Context, *action.Executor) error) error {
-	cfg, err := c.loadConfig(cmd.Flags(), shortcut{"db", "store.path"})
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	db, err := sqldb.Open(ctx, cfg.Store.Path)
-	if err != nil {
-		return fmt.Errorf("store.path: %w", err)
-	}
-	defer db.Close()
-	store, err := alertsqlite.New(ctx, db)
-	if err != nil {
-		return err
-	}
-	svc, err := alert.NewService(store, alert.Options{})
-	if err != nil {
-		return err
-	}
-	x, err := action.New(ctx, db, svc, action.Options{Config: cfg.Handling.AutoActions})
-	if err != nil {
-		return fmt.Errorf("handling.auto_actions: %w", err)
-	}
-	return fn(ctx, x)
+	return c.withStore(cmd, func(ctx context.Context, cfg config.Config, db *sql.DB) error {
+		svc, err := openAlerts(ctx, db)
+		if err != nil {
+			return err
+		}
+		x, err := action.New(ctx, db, svc, action.Options{Config: cfg.Handling.AutoActions})
+		if err != nil {
+			return fmt.Errorf("handling.auto_actions: %w", err)
+		}
+		return fn(ctx, x)
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-risk/vigil/runner/config"
 	"github.com/vigil-risk/vigil/runner/notify"
-	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
 func (c *cli) notificationsCmd() *cobra.Command {
@@ -73,21 +74,13 @@ func (c *cli) notificationsCmd() *cobra.Command {
 
 // withOutbox opens the configured store's outbox for one command.
 func (c *cli) withOutbox(cmd *cobra.Command, fn func(context.Context, *notify.Outbox) error) error {
-	cfg, err := c.loadConfig(cmd.Flags(), shortcut{"db", "store.path"})
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	db, err := sqldb.Open(ctx, cfg.Store.Path)
-	if err != nil {
-		return fmt.Errorf("store.path: %w", err)
-	}
-	defer db.Close()
-	o, err := notify.OpenOutbox(ctx, db)
-	if err != nil {
-		return err
-	}
-	return fn(ctx, o)
+	return c.withStore(cmd, func(ctx context.Context, _ config.Config, db *sql.DB) error {
+		o, err := notify.OpenOutbox(ctx, db)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, o)
+	})
 }
 
 func writeNotificationTable(w io.Writer, ns []notify.Notification) {

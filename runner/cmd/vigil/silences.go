@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-risk/vigil/runner/config"
 	"github.com/vigil-risk/vigil/runner/notify/match"
 	"github.com/vigil-risk/vigil/runner/notify/silence"
-	"github.com/vigil-risk/vigil/runner/sqldb"
 )
 
 func (c *cli) silencesCmd() *cobra.Command {
@@ -132,21 +133,13 @@ silences live in the store (store.path).`,
 
 // withSilences opens the configured store's silences for one command.
 func (c *cli) withSilences(cmd *cobra.Command, fn func(context.Context, *silence.Service) error) error {
-	cfg, err := c.loadConfig(cmd.Flags(), shortcut{"db", "store.path"})
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	db, err := sqldb.Open(ctx, cfg.Store.Path)
-	if err != nil {
-		return fmt.Errorf("store.path: %w", err)
-	}
-	defer db.Close()
-	s, err := silence.New(ctx, db, silence.Options{})
-	if err != nil {
-		return err
-	}
-	return fn(ctx, s)
+	return c.withStore(cmd, func(ctx context.Context, _ config.Config, db *sql.DB) error {
+		s, err := silence.New(ctx, db, silence.Options{})
+		if err != nil {
+			return err
+		}
+		return fn(ctx, s)
+	})
 }
 
 func writeSilenceTable(w io.Writer, sils []silence.Silence) {
