@@ -33,6 +33,30 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveBatch is BenchmarkObserve's records in batches of 16, one
+// transaction each; ns/decision compares with BenchmarkObserve's ns/op.
+func BenchmarkObserveBatch(b *testing.B) {
+	svc, _, _ := setup(b, alert.Options{})
+	const cards, size = 100, 16
+	obs := make([]alert.Observed, cards)
+	for i := range cards {
+		c := fmt.Sprintf("card-%03d", i)
+		r := rec("t-"+c, t0, c)
+		obs[i] = alert.Observed{Record: r, Decision: decide(r, []decision.Hit{hit("card_testing", decision.High, "6 small auths in 1m", card(c))})}
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		batch := obs[i : i+size]
+		if err := svc.ObserveBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + size) % (cards - size)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/decision")
+}
+
 // BenchmarkObserveNothingToAlert is the cost on the common path: a decision
 // whose only hit is below the minimum severity.
 func BenchmarkObserveNothingToAlert(b *testing.B) {

@@ -144,40 +144,128 @@ func (s *Service) observe(ctx context.Context, rec record.Record, d decision.Dec
 	out := make([]Alert, 0, n)
 	var raised int
 	err = s.inTx(ctx, func(tx Tx) error {
-		out, raised = out[:0], 0
-		for i := range d.Hits {
-			h := &d.Hits[i]
-			if !s.alerts(h) {
-				continue
-			}
-			a, isNew, err := s.observeHit(ctx, tx, h, d.PolicyRevision, &o)
-			if err != nil {
-				return fmt.Errorf("rule %s: %w", h.Rule, err)
-			}
-			if isNew {
-				raised++
-			}
-			out = append(out, a)
-		}
-		return nil
+		out, raised, err = s.observeHits(ctx, tx, &d, &o, out[:0])
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observe record %s: %w", o.recordID, err)
 	}
 	if raised > 0 {
-		for _, a := range out {
-			if a.Count == 1 {
-				s.metrics.raised(&a)
-				s.log.LogAttrs(ctx, slog.LevelInfo, "alert raised", slog.Int64("alert", a.ID),
-					slog.String("rule", a.Rule), slog.String("entity", a.Entity.String()),
-					slog.String("severity", string(a.Severity)), slog.String("record", o.recordID))
-			}
-		}
+		s.raised(ctx, out, o.recordID)
 		if s.kick != nil {
 			s.kick()
 		}
 	}
 	return out, nil
+}
+
+// Observed is one decision handed to ObserveBatch, and what it touched.
+type Observed struct {
+	Record   record.Record
+	Decision decision.Decision
+	// Alerts is set by ObserveBatch: the alerts this decision raised or
+	// updated, what Observe would have returned for it.
+	Alerts []Alert
+}
+
+// ObserveBatch is Observe for several decisions in one transaction: the
+// same alerts, records and audit events, in the same order and on the same
+// hash chain, as Observe called on each in turn, for one commit instead of
+// one per decision (the commit is most of the cost). It stores all or
+// nothing: on error no entry's alerts were stored, and every Alerts is nil.
+func (s *Service) ObserveBatch(ctx context.Context, batch []Observed) error {
+	var obs []observation // only for the entries with something to alert on
+	var first int
+	for i := range batch {
+		b := &batch[i]
+		b.Alerts = nil
+		n := 0
+		for k := range b.Decision.Hits {
+			if s.alerts(&b.Decision.Hits[k]) {
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if obs == nil {
+			obs, first = make([]observation, len(batch)), i
+		}
+		o, err := s.observation(b.Record, b.Decision)
+		if err != nil {
+			return err
+		}
+		obs[i] = o
+		b.Alerts = make([]Alert, 0, n)
+	}
+	if obs == nil {
+		return nil
+	}
+	var raised int
+	err := s.inTx(ctx, func(tx Tx) error {
+		raised = 0
+		for i := first; i < len(batch); i++ {
+			b := &batch[i]
+			if b.Alerts == nil {
+				continue
+			}
+			var r int
+			var err error
+			if b.Alerts, r, err = s.observeHits(ctx, tx, &b.Decision, &obs[i], b.Alerts[:0]); err != nil {
+				return fmt.Errorf("record %s: %w", obs[i].recordID, err)
+			}
+			raised += r
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range batch {
+			batch[i].Alerts = nil
+		}
+		return fmt.Errorf("observe a batch of %d records: %w", len(batch), err)
+	}
+	if raised > 0 {
+		for i := first; i < len(batch); i++ {
+			s.raised(ctx, batch[i].Alerts, obs[i].recordID)
+		}
+		if s.kick != nil {
+			s.kick() // once per commit, as for one decision
+		}
+	}
+	return nil
+}
+
+// observeHits folds every alerting hit of d into out, within tx, and counts
+// the alerts raised.
+func (s *Service) observeHits(ctx context.Context, tx Tx, d *decision.Decision, o *observation, out []Alert) ([]Alert, int, error) {
+	raised := 0
+	for i := range d.Hits {
+		h := &d.Hits[i]
+		if !s.alerts(h) {
+			continue
+		}
+		a, isNew, err := s.observeHit(ctx, tx, h, d.PolicyRevision, o)
+		if err != nil {
+			return out, raised, fmt.Errorf("rule %s: %w", h.Rule, err)
+		}
+		if isNew {
+			raised++
+		}
+		out = append(out, a)
+	}
+	return out, raised, nil
+}
+
+// raised counts and logs the alerts of out that a record raised (Count 1).
+func (s *Service) raised(ctx context.Context, out []Alert, recordID string) {
+	for _, a := range out {
+		if a.Count == 1 {
+			s.metrics.raised(&a)
+			s.log.LogAttrs(ctx, slog.LevelInfo, "alert raised", slog.Int64("alert", a.ID),
+				slog.String("rule", a.Rule), slog.String("entity", a.Entity.String()),
+				slog.String("severity", string(a.Severity)), slog.String("record", recordID))
+		}
+	}
 }
 
 func (s *Service) observation(rec record.Record, d decision.Decision) (observation, error) {

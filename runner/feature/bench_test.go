@@ -37,6 +37,7 @@ type benchStream struct {
 	devices, ips, amounts []any
 	picks                 []int32
 	n                     int
+	step                  time.Duration // between records; 0: 10ms
 }
 
 func newBenchStream(b testing.TB, customers int) *benchStream {
@@ -72,7 +73,11 @@ func (s *benchStream) next() record.Record {
 	r := s.recs[i%len(s.recs)]
 	c := int(s.picks[i%len(s.picks)])
 	r.ID = s.ids[i%len(s.ids)] // 65536 ids span 11 minutes: more than the dedup horizon
-	r.Time = t0.Add(time.Duration(i) * 10 * time.Millisecond)
+	step := s.step
+	if step == 0 {
+		step = 10 * time.Millisecond
+	}
+	r.Time = t0.Add(time.Duration(i) * step)
 	r.Fields["customer_id"] = s.customers[c]
 	r.Fields["card_id"] = s.cards[c]
 	r.Fields["device_id"] = s.devices[3*c+i%3]
@@ -195,4 +200,28 @@ func BenchmarkReplayFDH(b *testing.B) {
 		e.Apply(r)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkApplyDistinct24h: the starter pack's two distinct features
+// (devices: a few per customer, exact; IP addresses: many, sketches) over
+// 24h windows, 1000 customers each with a record every 1000s or so: every
+// read spans a day of buckets.
+func BenchmarkApplyDistinct24h(b *testing.B) {
+	s := newBenchStream(b, 1000)
+	s.step = time.Second
+	e := mustEngine(b, mustSpecs(b, `version: 1
+features:
+  - {name: customer_device_distinct_24h, entity: customer_id, aggregate: distinct, field: device_id, window: 24h}
+  - {name: customer_ip_distinct_24h, entity: customer_id, aggregate: distinct, field: ip, window: 24h}
+`, shippedSchema(b)), nil, Options{})
+	for range 100_000 { // a day and more: every window is full
+		e.Apply(s.next())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if got, _ := e.Apply(s.next()); len(got) != 2 {
+			b.Fatalf("%d features: %v", len(got), got)
+		}
+	}
 }

@@ -317,7 +317,8 @@ func (s *distinctSeries) encode(w *encoder) {
 func (s *distinctSeries) decode(r *decoder) error {
 	s.b = r.buckets()
 	s.sketch = r.byte() == 1
-	s.nvals = int(r.uvarint())
+	s.nvals = int32(r.uvarint())
+	s.view = nil
 	s.sets = make([]valueSet, len(s.b))
 	for i := range s.sets {
 		set := &s.sets[i]

@@ -36,6 +36,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger; nil: slog.DiscardHandler.
 	Logger *slog.Logger
+
+	// noDistinctView (tests) makes distinct series merge their buckets on
+	// every read, as they did before their views, to compare with.
+	noDistinctView bool
 }
 
 // Defaults of Options.
@@ -66,7 +70,7 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) limits() limits {
-	return limits{lateness: o.Lateness, maxBuckets: o.MaxBuckets, distinctExact: o.DistinctExact, dedupHorizon: o.DedupHorizon}
+	return limits{lateness: o.Lateness, maxBuckets: o.MaxBuckets, distinctExact: o.DistinctExact, dedupHorizon: o.DedupHorizon, noDistinctView: o.noDistinctView}
 }
 
 // Outcome says what Apply did with a record.
@@ -293,6 +297,9 @@ type scratch struct {
 	vals     []value        // per feature
 	distinct hashCounter
 	regs     hllRegs
+	// mutable: reads may update the series' derived views (inside
+	// Store.Update; not inside Store.View, which must leave the entity be).
+	mutable bool
 
 	applyFn, viewFn func(*Entity) // method values bound once, so passing them allocates nothing
 }
@@ -342,6 +349,7 @@ func (sc *scratch) apply(ent *Entity) {
 		s.add(sp, &sc.contrib[j], sc)
 	}
 	ent.expires = minTime
+	sc.mutable = true
 	for j, sp := range k.series {
 		s := ent.find(sp.id, j)
 		if s == nil {
@@ -351,6 +359,7 @@ func (sc *scratch) apply(ent *Entity) {
 		s.read(sp, sc.t, before(sc.wm, sp.retention), sc.vals, sc)
 		ent.expires = max(ent.expires, s.newest()+sp.retention)
 	}
+	sc.mutable = false
 }
 
 // view runs inside Store.View: read only.

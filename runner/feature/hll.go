@@ -85,3 +85,25 @@ func hllTau(x float64) float64 {
 		}
 	}
 }
+
+// insertChanged adds a hash and reports whether a register rose.
+func (r *hllRegs) insertChanged(h uint64) bool {
+	idx := h >> hllQ
+	rank := uint8(bits.LeadingZeros64(h<<hllP|1<<(hllP-1))) + 1
+	if rank > r[idx] {
+		r[idx] = rank
+		return true
+	}
+	return false
+}
+
+// absorb folds a bucket's set (registers or sparse hashes) into r.
+func (r *hllRegs) absorb(set *valueSet) {
+	if set.reg != nil {
+		r.merge(set.reg)
+		return
+	}
+	for _, h := range set.h {
+		r.insert(h)
+	}
+}

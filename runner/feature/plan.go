@@ -49,8 +49,9 @@ type seriesPlan struct {
 	retention int64 // the longest window+delay of its readers, plus lateness
 	readers   []reader
 
-	maxBuckets    int
-	distinctExact int
+	maxBuckets     int
+	distinctExact  int
+	noDistinctView bool // tests: merge on every read, as before the views
 }
 
 // reader is one feature reading a series over (t−delay−window, t−delay].
@@ -111,6 +112,8 @@ type limits struct {
 	maxBuckets    int
 	distinctExact int
 	dedupHorizon  time.Duration
+
+	noDistinctView bool // tests: distinct series as before their views
 }
 
 func seriesKindOf(a Aggregate) seriesKind {
@@ -181,7 +184,7 @@ func compile(s *Specs, lim limits) *plan {
 		if sp == nil {
 			sp = &seriesPlan{
 				id: id, kind: k, filter: f.Filter, field: f.Field, at: f.At, res: int64(f.Resolution),
-				maxBuckets: lim.maxBuckets, distinctExact: lim.distinctExact,
+				maxBuckets: lim.maxBuckets, distinctExact: lim.distinctExact, noDistinctView: lim.noDistinctView,
 			}
 			if k == kindFirstSeen {
 				sp.window = int64(f.Window)

@@ -14,8 +14,12 @@ import (
 type distinctSeries struct {
 	b      []bucket
 	sets   []valueSet // parallel to b
+	nvals  int32      // exact mode: an upper bound on the distinct values held
 	sketch bool       // the buckets hold sketches
-	nvals  int        // exact mode: an upper bound on the distinct values held
+	// view is the union of a run of buckets, kept up to date as values and
+	// buckets come and go, so that a read does not merge the window's
+	// buckets again (nil until a read spans two buckets; never encoded).
+	view *distinctView
 }
 
 // valueSet is one bucket's values: sorted hashes (exact, or a sparse
@@ -91,14 +95,27 @@ func (v *valueSet) absorb(o *valueSet, sketch bool) {
 
 type distinctPayload struct{ s *distinctSeries }
 
-func (p distinctPayload) insert(i int) { p.s.sets = slices.Insert(p.s.sets, i, valueSet{}) }
+func (p distinctPayload) insert(i int) {
+	if v := p.s.view; v != nil && v.valid {
+		v.inserted(i)
+	}
+	p.s.sets = slices.Insert(p.s.sets, i, valueSet{})
+}
 
 func (p distinctPayload) merge(i int) {
+	if v := p.s.view; v != nil && v.valid {
+		v.merging(p.s.sets, i, p.s.sketch)
+	}
 	p.s.sets[i].absorb(&p.s.sets[i+1], p.s.sketch)
 	p.s.sets = slices.Delete(p.s.sets, i+1, i+2)
 }
 
-func (p distinctPayload) drop(n int) { p.s.sets = slices.Delete(p.s.sets, 0, n) }
+func (p distinctPayload) drop(n int) {
+	if v := p.s.view; v != nil && v.valid {
+		v.dropping(p.s.sets, n, p.s.sketch)
+	}
+	p.s.sets = slices.Delete(p.s.sets, 0, n)
+}
 
 func (s *distinctSeries) add(sp *seriesPlan, c *contribution, sc *scratch) {
 	pl := distinctPayload{s}
@@ -106,16 +123,27 @@ func (s *distinctSeries) add(sp *seriesPlan, c *contribution, sc *scratch) {
 	s.b[i].take(c.at)
 	if c.hasVal {
 		set := &s.sets[i]
+		v := s.view
+		if v != nil && (!v.valid || i < int(v.a) || i >= int(v.b)) {
+			v = nil // the bucket is outside the view
+		}
 		switch {
 		case s.sketch:
 			set.addSketch(c.hash)
-		case set.insert(c.hash) && !s.heldElsewhere(c.hash, i):
-			s.nvals++
-			if s.nvals > sp.distinctExact {
-				// nvals may count values of buckets since pruned: count again.
-				s.nvals = s.countAll(sc)
-				if s.nvals > sp.distinctExact {
-					s.toSketch(sp)
+			if v != nil {
+				v.insertSketch(c.hash)
+			}
+		case set.insert(c.hash):
+			// A value the view already counted is in another bucket of its
+			// run: only the buckets outside the run need looking at.
+			if !(v != nil && v.incr(c.hash) > 0) && !s.heldElsewhere(c.hash, i, v) {
+				s.nvals++
+				if int(s.nvals) > sp.distinctExact {
+					// nvals may count values of buckets since pruned: count again.
+					s.nvals = int32(s.countAll(sc))
+					if int(s.nvals) > sp.distinctExact {
+						s.toSketch(sp)
+					}
 				}
 			}
 		}
@@ -123,10 +151,19 @@ func (s *distinctSeries) add(sp *seriesPlan, c *contribution, sc *scratch) {
 	limit(&s.b, s.maxBuckets(sp), pl)
 }
 
-// heldElsewhere reports whether a bucket other than skip holds h, looking
-// at the newest first, where a recurring value most likely is.
-func (s *distinctSeries) heldElsewhere(h uint64, skip int) bool {
+// heldElsewhere reports whether a bucket other than skip, and outside the
+// run of v (when not nil), holds h, looking at the newest first, where a
+// recurring value most likely is.
+func (s *distinctSeries) heldElsewhere(h uint64, skip int, v *distinctView) bool {
+	from, to := -1, -1 // the run to skip: none
+	if v != nil && v.a < v.b {
+		from, to = int(v.a), int(v.b)
+	}
 	for k := len(s.sets) - 1; k >= 0; k-- {
+		if k == to-1 {
+			k = from // skips the run [from, to)
+			continue
+		}
 		if k != skip && s.sets[k].has(h) {
 			return true
 		}
@@ -146,10 +183,14 @@ func (s *distinctSeries) countAll(sc *scratch) int {
 	return c.n
 }
 
-// toSketch turns the buckets into sketches. A sketch read merges every
-// bucket of the window, so sketch mode keeps fewer, coarser buckets.
+// toSketch turns the buckets into sketches. A sketch read merges the
+// window's buckets again whenever one leaves it, so sketch mode keeps
+// fewer, coarser buckets.
 func (s *distinctSeries) toSketch(sp *seriesPlan) {
 	s.sketch, s.nvals = true, 0
+	if s.view != nil {
+		s.view.reset()
+	}
 	for k := range s.sets {
 		if len(s.sets[k].h) > sparseMax {
 			s.sets[k].densify()
@@ -178,7 +219,9 @@ func (s *distinctSeries) read(sp *seriesPlan, t, cut int64, out []value, sc *scr
 	for i := range sp.readers {
 		r := &sp.readers[i]
 		if r.first {
-			n = s.count(r, t, cut, sc)
+			// The view follows the first reader's window; the others (a
+			// series read over several windows) merge their buckets.
+			n = s.count(r, t, cut, sc, i == 0 && !sp.noDistinctView)
 		}
 		out[r.out] = numberValue(n)
 	}
@@ -186,21 +229,50 @@ func (s *distinctSeries) read(sp *seriesPlan, t, cut int64, out []value, sc *scr
 
 // count is the number of distinct values in the reader's window: exact, or
 // the sketch's estimate rounded to a whole number. A bucket straddling an
-// edge counts when at least half of it is inside.
-func (s *distinctSeries) count(r *reader, t, cut int64, sc *scratch) float64 {
+// edge counts when at least half of it is inside. With useView, the view is
+// moved to the window's buckets (when sc allows changing the state) and
+// read; the result is the same as merging the buckets (mergeCount).
+func (s *distinctSeries) count(r *reader, t, cut int64, sc *scratch, useView bool) float64 {
 	lo, hi, ok := r.bounds(t, cut)
 	if !ok {
 		return 0
 	}
 	i, j := span(s.b, lo, hi)
+	// Only the buckets at the ends of the span can straddle an edge: the
+	// ones counted are a run.
+	if i < j && !s.b[i].inHalf(lo, hi) {
+		i++
+	}
+	if i < j && !s.b[j-1].inHalf(lo, hi) {
+		j--
+	}
+	switch {
+	case i >= j:
+		return 0
+	case j-i == 1 && !s.sketch:
+		return float64(len(s.sets[i].h)) // a bucket's values are distinct
+	case !useView:
+	case s.view != nil && s.view.valid && int(s.view.a) == i && int(s.view.b) == j:
+		return s.view.count(s.sketch)
+	case sc.mutable:
+		if s.view == nil {
+			s.view = &distinctView{}
+		}
+		s.view.move(s.sets, i, j, s.sketch)
+		return s.view.count(s.sketch)
+	}
+	return s.mergeCount(i, j, sc)
+}
+
+// mergeCount merges the buckets [i, j) to count their distinct values: what
+// a read did before the view, and still does when it cannot use it.
+func (s *distinctSeries) mergeCount(i, j int, sc *scratch) float64 {
 	if !s.sketch {
 		c := &sc.distinct
 		c.reset()
 		for k := i; k < j; k++ {
-			if s.b[k].inHalf(lo, hi) {
-				for _, h := range s.sets[k].h {
-					c.add(h)
-				}
+			for _, h := range s.sets[k].h {
+				c.add(h)
 			}
 		}
 		return float64(c.n)
@@ -208,16 +280,7 @@ func (s *distinctSeries) count(r *reader, t, cut int64, sc *scratch) float64 {
 	regs := &sc.regs
 	clear(regs[:])
 	for k := i; k < j; k++ {
-		if !s.b[k].inHalf(lo, hi) {
-			continue
-		}
-		if set := &s.sets[k]; set.reg != nil {
-			regs.merge(set.reg)
-		} else {
-			for _, h := range set.h {
-				regs.insert(h)
-			}
-		}
+		regs.absorb(&s.sets[k])
 	}
 	return math.Round(regs.estimate())
 }

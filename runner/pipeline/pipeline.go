@@ -29,6 +29,17 @@ type AlertSink interface {
 	Observe(ctx context.Context, rec record.Record, d decision.Decision) ([]alert.Alert, error)
 }
 
+// BatchAlertSink is an AlertSink that can also store the alerts of several
+// decisions in one transaction (alert.Service): Run then commits once for
+// the decisions that are ready together rather than once per decision.
+type BatchAlertSink interface {
+	AlertSink
+	ObserveBatch(ctx context.Context, batch []alert.Observed) error
+}
+
+// maxBatch bounds the jobs Run's collector finishes together.
+const maxBatch = 64
+
 // LabelType is the record type of ground-truth labels: they feed the
 // features (a terminal's confirmed frauds, ...) and are never judged.
 const LabelType = "label"
@@ -175,6 +186,20 @@ func (p *Pipeline) evaluate(ctx context.Context, j *job) {
 // finish is the ordered stage after evaluation: stamps, metrics, the
 // decision log and alerts.
 func (p *Pipeline) finish(ctx context.Context, j *job) error {
+	if err := p.logDecision(j); err != nil || !p.alerting(j) {
+		return err
+	}
+	touched, err := p.opts.Alerts.Observe(ctx, j.rec, seen(j))
+	if err != nil {
+		return fmt.Errorf("record %s: alerts: %w", j.rec.ID, err)
+	}
+	p.alerted(touched)
+	return nil
+}
+
+// logDecision is finish up to the alerts: stamps, metrics and the decision
+// log. Its only error is an *EvalError.
+func (p *Pipeline) logDecision(j *job) error {
 	d := &j.d
 	d.RunnerVersion = cmp.Or(p.opts.RunnerVersion, d.RunnerVersion) // else the engine's own
 	d.Source = j.source
@@ -194,23 +219,30 @@ func (p *Pipeline) finish(ctx context.Context, j *job) error {
 			p.log.Error("decision log write failed", "err", err)
 		}
 	}
-	if p.opts.Alerts != nil && len(d.Hits) > 0 {
-		// An alert keeps the features and scores its decision saw, logged or
-		// not: analysts judge a hit by them.
-		seen := *d
-		seen.Features, seen.Scores = j.in.Features, j.in.Scores
-		touched, err := p.opts.Alerts.Observe(ctx, j.rec, seen)
-		if err != nil {
-			return fmt.Errorf("record %s: alerts: %w", j.rec.ID, err)
-		}
-		if len(touched) > 0 {
-			p.opts.Metrics.alerted(touched)
-			if p.opts.OnAlerts != nil {
-				p.opts.OnAlerts(touched)
-			}
+	return nil
+}
+
+// alerting reports whether an evaluated job has hits for the alert sink.
+func (p *Pipeline) alerting(j *job) bool {
+	return p.opts.Alerts != nil && j.err == nil && !j.label && len(j.d.Hits) > 0
+}
+
+// seen is the decision an alert keeps: with the features and scores the
+// decision saw, logged or not, since analysts judge a hit by them.
+func seen(j *job) decision.Decision {
+	d := j.d
+	d.Features, d.Scores = j.in.Features, j.in.Scores
+	return d
+}
+
+// alerted counts and hands on the alerts one decision touched.
+func (p *Pipeline) alerted(touched []alert.Alert) {
+	if len(touched) > 0 {
+		p.opts.Metrics.alerted(touched)
+		if p.opts.OnAlerts != nil {
+			p.opts.OnAlerts(touched)
 		}
 	}
-	return nil
 }
 
 // context returns the constant input.context of a source, built once.
@@ -244,6 +276,11 @@ func (p *Pipeline) DeadLetter(_ context.Context, dl *record.DeadLetter) error {
 // A record that was read is always decided, even when ctx ends. A failure of
 // the alert store stops the source; the records read after the failing one
 // are not finished (replay the source again: the stream is at-least-once).
+//
+// With several workers and an alert sink that takes batches, the collector
+// takes, behind each evaluated record, the records already evaluated too (up
+// to maxBatch, never waiting for more) and stores the alerts of those from
+// the first to the last with hits in one transaction (see completeWindow).
 func (p *Pipeline) Run(ctx context.Context, src ingest.Source, onDecision func(record.Record, *decision.Decision)) error {
 	workers := p.opts.Workers
 	if workers <= 0 {
@@ -269,19 +306,35 @@ func (p *Pipeline) Run(ctx context.Context, src ingest.Source, onDecision func(r
 		})
 	}
 	h.work = work
+	h.batcher, _ = p.opts.Alerts.(BatchAlertSink)
 	var finishErr error
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
-		for j := range h.order {
+		window := make([]*job, 0, maxBatch)
+		var next *job // taken from the queue but not evaluated yet
+		for {
+			j := next
+			next = nil
+			if j == nil {
+				var ok bool
+				if j, ok = <-h.order; !ok {
+					break
+				}
+			}
 			<-j.done
 			if finishErr != nil {
 				continue // drain: the source is stopping
 			}
-			if err := h.complete(evalCtx, j); err != nil {
+			window = append(window[:0], j)
+			if h.batcher != nil {
+				window, next = takeEvaluated(h.order, window)
+			}
+			if err := h.completeWindow(evalCtx, window); err != nil {
 				finishErr = err
 				stopReading()
 			}
+			clear(window)
 		}
 	}()
 	err := src.Run(readCtx, h)
@@ -302,6 +355,10 @@ type handler struct {
 	onDecision func(record.Record, *decision.Decision)
 	order      chan *job // parallel mode: jobs in source order, for the collector
 	work       chan *job // parallel mode: jobs for the evaluators
+
+	// Parallel mode with a BatchAlertSink: the collector's batches.
+	batcher BatchAlertSink
+	obs     []alert.Observed // reused from batch to batch
 }
 
 func (h *handler) Record(ctx context.Context, rec record.Record, pos record.Position) error {
@@ -328,11 +385,7 @@ func (h *handler) complete(ctx context.Context, j *job) error {
 	err := h.p.finish(ctx, j)
 	var evalErr *EvalError
 	if errors.As(err, &evalErr) {
-		// One record the rules cannot judge must not stop the stream. Its
-		// normalised fields are kept, so that it can be replayed once the
-		// rule is fixed.
-		raw, _ := json.Marshal(j.rec.Fields)
-		return h.p.DeadLetter(ctx, &record.DeadLetter{Position: j.pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}, Raw: rawText(raw)})
+		return h.deadLetter(ctx, j, evalErr)
 	}
 	if err != nil {
 		return err
@@ -341,6 +394,122 @@ func (h *handler) complete(ctx context.Context, j *job) error {
 		h.onDecision(j.rec, &j.d)
 	}
 	return nil
+}
+
+// deadLetter keeps a record the rules could not judge: one such record must
+// not stop the stream. Its normalised fields are kept, so that it can be
+// replayed once the rule is fixed.
+func (h *handler) deadLetter(ctx context.Context, j *job, evalErr *EvalError) error {
+	raw, _ := json.Marshal(j.rec.Fields)
+	return h.p.DeadLetter(ctx, &record.DeadLetter{Position: j.pos, Errors: []record.FieldError{{Reason: evalErr.Error()}}, Raw: rawText(raw)})
+}
+
+// takeEvaluated appends to w the jobs queued behind it that are already
+// evaluated, without waiting for any (a batch must not add latency): up to
+// maxBatch, until the queue is empty or its head is still being evaluated,
+// which it returns to be collected next.
+func takeEvaluated(order <-chan *job, w []*job) ([]*job, *job) {
+	for len(w) < maxBatch {
+		select {
+		case j, ok := <-order:
+			if !ok {
+				return w, nil
+			}
+			select {
+			case <-j.done:
+				w = append(w, j)
+			default:
+				return w, j
+			}
+		default:
+			return w, nil
+		}
+	}
+	return w, nil
+}
+
+// completeWindow completes evaluated jobs in order, as complete would one by
+// one, except that the alerts of the jobs from the first to the last with
+// hits are stored in one transaction (completeBatch). The jobs around that
+// batch are completed one by one, so that a store failure leaves no more
+// records decided but unacknowledged than it must.
+func (h *handler) completeWindow(ctx context.Context, w []*job) error {
+	first, last := -1, -1
+	for i, j := range w {
+		if h.p.alerting(j) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first == last { // at most one transaction: nothing to share
+		first, last = len(w), len(w)-1
+	}
+	for _, j := range w[:first] {
+		if err := h.complete(ctx, j); err != nil {
+			return err
+		}
+	}
+	if first <= last {
+		if err := h.completeBatch(ctx, w[first:last+1]); err != nil {
+			return err
+		}
+		for _, j := range w[last+1:] {
+			if err := h.complete(ctx, j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// completeBatch completes jobs in order with one transaction for all their
+// alerts: per job the stamps, metrics and decision log (or dead letter);
+// then the alerts; then per job its alerts' metrics and OnAlerts, and
+// onDecision. If the transaction fails, no job of the batch is handed to
+// onDecision (at least once: the stream resumes at the batch's first
+// record, which the error names).
+func (h *handler) completeBatch(ctx context.Context, batch []*job) error {
+	obs := h.obs[:0]
+	var stop error
+	for i, j := range batch {
+		err := h.p.logDecision(j)
+		var evalErr *EvalError
+		if errors.As(err, &evalErr) {
+			if err := h.deadLetter(ctx, j, evalErr); err != nil {
+				// The jobs before it are completed, as one by one; the
+				// stream stops at this one.
+				batch, stop = batch[:i], err
+				break
+			}
+			continue
+		}
+		if h.p.alerting(j) {
+			obs = append(obs, alert.Observed{Record: j.rec, Decision: seen(j)})
+		}
+	}
+	h.obs = obs
+	defer clear(obs) // keep no record alive until the next batch
+	if len(obs) > 0 {
+		if err := h.batcher.ObserveBatch(ctx, obs); err != nil {
+			return fmt.Errorf("record %s: alerts: %w", batch[0].rec.ID, err)
+		}
+	}
+	k := 0
+	for _, j := range batch {
+		if j.err != nil {
+			continue // dead-lettered
+		}
+		if h.p.alerting(j) {
+			h.p.alerted(obs[k].Alerts)
+			k++
+		}
+		if h.onDecision != nil && !j.label {
+			h.onDecision(j.rec, &j.d)
+		}
+	}
+	return stop
 }
 
 func (h *handler) DeadLetter(ctx context.Context, dl *record.DeadLetter) error {
