@@ -13,7 +13,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -252,22 +251,5 @@ func retryWait(code int64) time.Duration {
 }
 
 func classify(a *vendorhttp.Answer) (bool, error) {
-	if !a.OK() {
-		return vendorhttp.StatusFailure(Vendor, a)
-	}
-	var r struct {
-		ErrCode *int64 `json:"errcode"`
-		ErrMsg  string `json:"errmsg"`
-	}
-	if err := json.Unmarshal(a.Body, &r); err != nil || r.ErrCode == nil {
-		return true, fmt.Errorf("%s: HTTP %d with an answer that is not the robot's: %s", Vendor, a.Status, vendorhttp.OneLine(a.Body, 256))
-	}
-	if *r.ErrCode == 0 {
-		return false, nil
-	}
-	retry, err := vendorhttp.Failure(Vendor, a, retryCode(*r.ErrCode), strconv.FormatInt(*r.ErrCode, 10), vendorhttp.OneLine([]byte(r.ErrMsg), 256))
-	if wait := retryWait(*r.ErrCode); wait > 0 {
-		err = &notify.RetryAfterError{Err: err, After: wait}
-	}
-	return retry, err
+	return vendorhttp.ErrCodeAnswer(Vendor, a, retryCode, retryWait)
 }

@@ -105,6 +105,32 @@ func StatusFailure(vendor string, a *Answer) (bool, error) {
 	return Failure(vendor, a, RetryStatus(a.Status), "", OneLine(a.Body, 256))
 }
 
+// ErrCodeAnswer classifies an answer of the robots that reply
+// {"errcode", "errmsg"} (DingTalk, WeCom): errcode 0 is delivered; another
+// code is a VendorError, retryable when retry says so and held off for what
+// wait says (0: the usual backoff); a non-2xx status or a body without
+// errcode is judged by its status.
+func ErrCodeAnswer(vendor string, a *Answer, retry func(code int64) bool, wait func(code int64) time.Duration) (bool, error) {
+	if !a.OK() {
+		return StatusFailure(vendor, a)
+	}
+	var r struct {
+		ErrCode *int64 `json:"errcode"`
+		ErrMsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(a.Body, &r); err != nil || r.ErrCode == nil {
+		return true, fmt.Errorf("%s: HTTP %d with an answer that is not the robot's: %s", vendor, a.Status, OneLine(a.Body, 256))
+	}
+	if *r.ErrCode == 0 {
+		return false, nil
+	}
+	again, err := Failure(vendor, a, retry(*r.ErrCode), strconv.FormatInt(*r.ErrCode, 10), OneLine([]byte(r.ErrMsg), 256))
+	if d := wait(*r.ErrCode); d > 0 {
+		err = &notify.RetryAfterError{Err: err, After: d}
+	}
+	return again, err
+}
+
 // RetryAfter reads a Retry-After header: seconds or an HTTP date; 0 when
 // absent or unreadable.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
