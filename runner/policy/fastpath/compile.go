@@ -757,44 +757,33 @@ func (c *compiler) term(t *ast.Term, sc *scope) (term, error) {
 		}
 		return o, nil
 	case *ast.ArrayComprehension:
-		child := sc.child()
-		steps, err := c.body(v.Body, child)
-		if err != nil {
-			return nil, err
-		}
-		head, err := c.term(v.Term, child)
-		if err != nil {
-			return nil, err
-		}
-		return c.foldTerm(comprTerm{kind: sinkArray, body: &body{steps: steps}, value: head}, sc), nil
+		return c.comprehension(sinkArray, v.Body, nil, v.Term, sc)
 	case *ast.SetComprehension:
-		child := sc.child()
-		steps, err := c.body(v.Body, child)
-		if err != nil {
-			return nil, err
-		}
-		head, err := c.term(v.Term, child)
-		if err != nil {
-			return nil, err
-		}
-		return c.foldTerm(comprTerm{kind: sinkSet, body: &body{steps: steps}, value: head}, sc), nil
+		return c.comprehension(sinkSet, v.Body, nil, v.Term, sc)
 	case *ast.ObjectComprehension:
-		child := sc.child()
-		steps, err := c.body(v.Body, child)
-		if err != nil {
-			return nil, err
-		}
-		key, err := c.term(v.Key, child)
-		if err != nil {
-			return nil, err
-		}
-		val, err := c.term(v.Value, child)
-		if err != nil {
-			return nil, err
-		}
-		return c.foldTerm(comprTerm{kind: sinkObject, body: &body{steps: steps}, key: key, value: val}, sc), nil
+		return c.comprehension(sinkObject, v.Body, v.Key, v.Value, sc)
 	}
 	return nil, notSupported(t.Location, "term %v (%T)", t, t.Value)
+}
+
+// comprehension plans a comprehension: its body in a scope of its own, then
+// its head (a key for objects only) in that scope.
+func (c *compiler) comprehension(kind sinkKind, b ast.Body, key, value *ast.Term, sc *scope) (term, error) {
+	child := sc.child()
+	steps, err := c.body(b, child)
+	if err != nil {
+		return nil, err
+	}
+	ct := comprTerm{kind: kind, body: &body{steps: steps}}
+	if key != nil {
+		if ct.key, err = c.term(key, child); err != nil {
+			return nil, err
+		}
+	}
+	if ct.value, err = c.term(value, child); err != nil {
+		return nil, err
+	}
+	return c.foldTerm(ct, sc), nil
 }
 
 func (c *compiler) termsOrUnbound(ts []*ast.Term, sc *scope) ([]term, error) {
