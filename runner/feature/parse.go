@@ -30,7 +30,7 @@ func ParseSpecs(data []byte, file string, schema *record.Schema) (*Specs, error)
 	root := doc.Content[0]
 	keys := p.mapping(root, "the file", "version", "features")
 	if keys == nil {
-		return nil, p.errs.sorted()
+		return nil, p.errs.Sorted()
 	}
 	switch v := keys["version"]; {
 	case v == nil:
@@ -62,7 +62,7 @@ func ParseSpecs(data []byte, file string, schema *record.Schema) (*Specs, error)
 	}
 	p.checkRatios(specs)
 	if len(p.errs) > 0 {
-		return nil, p.errs.sorted()
+		return nil, p.errs.Sorted()
 	}
 	specs.hash = specsHash(specs.Features)
 	return specs, nil
@@ -391,11 +391,11 @@ func (p *parser) checkRatios(s *Specs) {
 			j, ok := s.byName[ref]
 			switch {
 			case ref == f.Name:
-				p.errs = append(p.errs, &Error{p.file, f.Line, fmt.Sprintf("feature %q: a ratio cannot refer to itself", f.Name)})
+				p.errs = append(p.errs, &Error{File: p.file, Line: f.Line, Msg: fmt.Sprintf("feature %q: a ratio cannot refer to itself", f.Name)})
 			case !ok:
-				p.errs = append(p.errs, &Error{p.file, f.Line, fmt.Sprintf("feature %q: ratio operand %q is not a feature of this file", f.Name, ref)})
+				p.errs = append(p.errs, &Error{File: p.file, Line: f.Line, Msg: fmt.Sprintf("feature %q: ratio operand %q is not a feature of this file", f.Name, ref)})
 			case s.Features[j].Aggregate == Last:
-				p.errs = append(p.errs, &Error{p.file, f.Line, fmt.Sprintf("feature %q: ratio operand %q is a last value, not a number", f.Name, ref)})
+				p.errs = append(p.errs, &Error{File: p.file, Line: f.Line, Msg: fmt.Sprintf("feature %q: ratio operand %q is a last value, not a number", f.Name, ref)})
 			}
 		}
 	}
@@ -415,7 +415,7 @@ func (p *parser) checkRatios(s *Specs) {
 		}
 		if color[i] == grey {
 			start := slices.Index(path, f.Name)
-			p.errs = append(p.errs, &Error{p.file, f.Line, fmt.Sprintf("feature %q: ratios refer to each other in a cycle: %s", f.Name, strings.Join(append(path[start:], f.Name), " → "))})
+			p.errs = append(p.errs, &Error{File: p.file, Line: f.Line, Msg: fmt.Sprintf("feature %q: ratios refer to each other in a cycle: %s", f.Name, strings.Join(append(path[start:], f.Name), " → "))})
 			return false
 		}
 		color[i] = grey

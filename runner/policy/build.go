@@ -54,7 +54,7 @@ func Build(ctx context.Context, dir string, w io.Writer, o BuildOptions) (*Build
 	}
 	src, errs := readBundle(dir, nil)
 	if errs != nil {
-		return nil, errs.sorted()
+		return nil, errs.Sorted()
 	}
 	m := src.bundle.Manifest
 	m.Revision = cmp.Or(o.Revision, p.Revision)

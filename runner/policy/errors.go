@@ -1,61 +1,17 @@
 package policy
 
 import (
-	"cmp"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/vigil-risk/vigil/runner/fileerr"
 )
 
 // Error is one problem with a bundle, pointing at the file and line to fix.
-type Error struct {
-	File string // as the user passed it, e.g. policies/risk/rules/card_testing.rego
-	Line int    // 1-based; 0 when the problem is the file as a whole
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	switch {
-	case e.File == "":
-		return e.Msg
-	case e.Line == 0:
-		return e.File + ": " + e.Msg
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-}
+type Error = fileerr.Error
 
 // Errors is every problem Load found, sorted by file and line.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	if len(es) == 1 {
-		return es[0].Error()
-	}
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return fmt.Sprintf("%d problems:\n%s", len(es), strings.Join(parts, "\n"))
-}
-
-// OneLine renders the errors on one line, for a log message.
-func (es Errors) OneLine() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (es Errors) sorted() Errors {
-	slices.SortStableFunc(es, func(a, b *Error) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Msg, b.Msg))
-	})
-	return slices.CompactFunc(es, func(a, b *Error) bool { return *a == *b })
-}
+type Errors = fileerr.Errors
 
 // fromOPA turns an error from OPA's parser, compiler or bundle reader into
 // Errors, keeping each location. Anything without one is charged to file.

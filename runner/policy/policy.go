@@ -69,7 +69,7 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 	start := time.Now()
 	src, errs := readBundle(path, o.verification)
 	if errs != nil {
-		return nil, errs.sorted()
+		return nil, errs.Sorted()
 	}
 
 	p := &Policy{
@@ -121,7 +121,7 @@ func Load(ctx context.Context, path string, opts ...Option) (*Policy, error) {
 		for _, e := range errs {
 			e.File = cmp.Or(e.File, path)
 		}
-		return nil, errs.sorted()
+		return nil, errs.Sorted()
 	}
 
 	p.Rules, p.fileRule, p.query = rules, fileRule, cp.query
@@ -214,20 +214,22 @@ func (p *Policy) loadFeaturesAndModels(root string) Errors {
 	return errs
 }
 
+// featureErrors charges a features file's problems to file where they name
+// none.
 func featureErrors(err error, file string) Errors {
-	var fe feature.Errors
-	if errors.As(err, &fe) {
-		out := make(Errors, 0, len(fe))
-		for _, e := range fe {
-			out = append(out, &Error{File: cmp.Or(e.File, file), Line: e.Line, Msg: e.Msg})
+	var fe Errors
+	if !errors.As(err, &fe) {
+		var one *Error
+		if !errors.As(err, &one) {
+			return Errors{{File: file, Msg: err.Error()}}
 		}
-		return out
+		fe = Errors{one}
 	}
-	var one *feature.Error
-	if errors.As(err, &one) {
-		return Errors{{File: cmp.Or(one.File, file), Line: one.Line, Msg: one.Msg}}
+	out := make(Errors, 0, len(fe))
+	for _, e := range fe {
+		out = append(out, &Error{File: cmp.Or(e.File, file), Line: e.Line, Msg: e.Msg})
 	}
-	return Errors{{File: file, Msg: err.Error()}}
+	return out
 }
 
 // splitJoined undoes errors.Join.
