@@ -225,7 +225,7 @@ func TestGuardRearmsAfterResetAfter(t *testing.T) {
 }
 
 // Retries: 5xx and network errors are retried with backoff up to
-// max_attempts, 4xx is final; every attempt carries the same body and key,
+// max_attempts, as are 408, 425 and 429; other 4xx are final; every attempt carries the same body and key,
 // and the outcome lands on the alert.
 func TestCallOutcomes(t *testing.T) {
 	tests := []struct {
@@ -240,6 +240,8 @@ func TestCallOutcomes(t *testing.T) {
 		{"5xx then ok", []int{503, 500, 202}, "succeeded", 3, 202, []time.Duration{time.Second, 2 * time.Second}},
 		{"network error then ok", []int{0, 200}, "succeeded", 2, 200, []time.Duration{time.Second}},
 		{"4xx is final", []int{422}, "failed", 1, 422, nil},
+		{"429 then ok", []int{429, 200}, "succeeded", 2, 200, []time.Duration{time.Second}},
+		{"408 then ok", []int{408, 200}, "succeeded", 2, 200, []time.Duration{time.Second}},
 		{"5xx until max_attempts", []int{502}, "failed", 4, 502, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
 	}
 	for _, tc := range tests {

@@ -228,9 +228,11 @@ func (x *Executor) do(ctx context.Context, p *pending) {
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		p.success = true
-	case resp.StatusCode >= 500:
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout ||
+		resp.StatusCode == http.StatusTooEarly || resp.StatusCode == http.StatusTooManyRequests:
+		// the endpoint is down, busy or slow: later it may well act
 		p.err, p.transient = fmt.Errorf("HTTP %d", resp.StatusCode), true
-	default: // 1xx, 3xx, 4xx: the endpoint refused; trying again would not change its mind
+	default: // 1xx, 3xx, other 4xx: the endpoint refused; trying again would not change its mind
 		p.err = fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 }
