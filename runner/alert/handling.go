@@ -228,9 +228,6 @@ func (s *Service) apply(ctx context.Context, id int64, act Action) (Alert, error
 	if (t.event == EventResolved || t.event == EventReopened) && s.kick != nil {
 		s.kick()
 	}
-	if t.event == EventResolved {
-		s.label(ctx, &out)
-	}
 	return out, nil
 }
 

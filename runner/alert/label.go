@@ -1,9 +1,7 @@
 package alert
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -53,27 +51,4 @@ func LabelRecord(a *Alert, last *AlertRecord, at time.Time) (record.Record, bool
 	fields["id"], fields["type"], fields["fraud"] = id, LabelType, fraud
 	fields["ts"], fields["event_ts"] = record.FormatTime(at), record.FormatTime(event.UTC())
 	return record.Record{ID: id, Type: LabelType, Time: at, Fields: fields}, true
-}
-
-// label hands a resolved alert's label record to OnLabel. A missing record
-// only weakens the label (the alert's entity is still in it).
-func (s *Service) label(ctx context.Context, a *Alert) {
-	if s.onLabel == nil || a.Resolution == Benign || a.Resolution == Duplicate {
-		return // the features learn from analysts' true and false positives
-	}
-	var last *AlertRecord
-	recs, err := s.store.Records(ctx, a.ID)
-	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "alert label: reading its records failed; labelling the entity alone",
-			slog.Int64("alert", a.ID), slog.String("err", err.Error()))
-	} else if len(recs) > 0 {
-		last = &recs[len(recs)-1]
-	}
-	at := s.now()
-	if a.ResolvedAt != nil {
-		at = *a.ResolvedAt
-	}
-	if rec, ok := LabelRecord(a, last, at); ok {
-		s.onLabel(ctx, rec)
-	}
 }

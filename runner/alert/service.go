@@ -31,10 +31,6 @@ type Options struct {
 	// reopened or escalated an alert, so that the notifier fans it out at
 	// once (notify.Dispatcher.Kick).
 	Kick func()
-	// OnLabel, if set, receives the label record of each alert resolved as
-	// a true or false positive (see LabelRecord), to feed the features
-	// (pipeline.Pipeline.Decide). Its fields are as stored: normalise them.
-	OnLabel func(ctx context.Context, label record.Record)
 	// Registerer takes the per-rule metrics (metrics.go); nil: none.
 	Registerer prometheus.Registerer
 }
@@ -55,7 +51,6 @@ type Service struct {
 	ruleInfo func(string) (RuleInfo, bool)
 	keep     int
 	kick     func()
-	onLabel  func(context.Context, record.Record)
 	metrics  *metrics // nil: none
 }
 
@@ -72,7 +67,6 @@ func NewService(store Store, opts Options) (*Service, error) {
 		ruleInfo: opts.RuleInfo,
 		keep:     opts.KeepRecords,
 		kick:     opts.Kick,
-		onLabel:  opts.OnLabel,
 	}
 	if opts.MinSeverity != "" {
 		if _, err := decision.ParseSeverity(string(opts.MinSeverity)); err != nil {

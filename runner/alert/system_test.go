@@ -1,7 +1,6 @@
 package alert_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/decision"
-	"github.com/vigil-risk/vigil/runner/record"
 )
 
 func TestEscalate(t *testing.T) {
@@ -103,39 +101,6 @@ func kindsText(ks []alert.EventKind) []string {
 		out[i] = string(k)
 	}
 	return out
-}
-
-// Analysts' true and false positives go back to the features as label records.
-func TestResolutionFeedsLabels(t *testing.T) {
-	var labels []record.Record
-	svc, clk, _ := setup(t, alert.Options{OnLabel: func(_ context.Context, r record.Record) { labels = append(labels, r) }})
-	ctx := t.Context()
-	tp := observe(t, svc, rec("t-1", t0, "c1"), hit("r", decision.High, "x", card("c1")))[0]
-	observe(t, svc, rec("t-2", t0.Add(time.Minute), "c1"), hit("r", decision.High, "x", card("c1")))
-	fp := observe(t, svc, rec("t-3", t0, "c2"), hit("r", decision.High, "x", card("c2")))[0]
-	benign := observe(t, svc, rec("t-4", t0, "c3"), hit("r", decision.High, "x", card("c3")))[0]
-	clk.Advance(time.Hour)
-	for id, r := range map[int64]alert.Resolution{tp.ID: alert.TruePositive, fp.ID: alert.FalsePositive, benign.ID: alert.Benign} {
-		if _, err := svc.Resolve(ctx, id, "ana", r, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(labels) != 2 {
-		t.Fatalf("%d labels, want 2 (true and false positive): %+v", len(labels), labels)
-	}
-	byID := map[string]record.Record{}
-	for _, l := range labels {
-		byID[l.ID] = l
-	}
-	l := byID["label:alert:1"]
-	if l.Type != "label" || !l.Time.Equal(clk.Now()) || l.Fields["fraud"] != true || l.Fields["card_id"] != "c1" ||
-		l.Fields["event_ts"] != record.FormatTime(t0.Add(time.Minute)) || l.Fields["ts"] != record.FormatTime(clk.Now()) ||
-		l.Fields["amount"] != 12.5 || l.Fields["type"] != "label" {
-		t.Errorf("true positive label = %+v", l)
-	}
-	if l := byID["label:alert:2"]; l.Fields["fraud"] != false || l.Fields["card_id"] != "c2" {
-		t.Errorf("false positive label = %+v", l)
-	}
 }
 
 func TestMetrics(t *testing.T) {

@@ -173,7 +173,13 @@ func (s *Store) List(ctx context.Context, f alert.Filter) ([]alert.Alert, error)
 
 // Records implements alert.Store.
 func (s *Store) Records(ctx context.Context, alertID int64) ([]alert.AlertRecord, error) {
-	rows, err := s.db.QueryContext(ctx, qRecords, alertID)
+	return RecordsOf(ctx, s.db, alertID)
+}
+
+// RecordsOf is Store.Records through q: a consumer reads them with the
+// transaction that moves its cursor (Consume).
+func RecordsOf(ctx context.Context, q Querier, alertID int64) ([]alert.AlertRecord, error) {
+	rows, err := q.QueryContext(ctx, qRecords, alertID)
 	if err != nil {
 		return nil, fmt.Errorf("alert %d: records: %w", alertID, err)
 	}

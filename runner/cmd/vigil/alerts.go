@@ -434,9 +434,11 @@ func (c *cli) printBulk(cmd *cobra.Command, res []alert.BulkResult) error {
 	return nil
 }
 
-// feedLabel gives the features an analyst's label (alert.LabelRecord) as if
-// a label record had arrived from a source: the delayed-label features
-// (terminal fraud counts and risk) learn from resolutions.
+// feedLabel gives the features an analyst's label (alert.LabelRecord, fed by
+// the label feed in handling.go) as if a label record had arrived from a
+// source: the delayed-label features (terminal fraud counts and risk) learn
+// from resolutions. A label never reaches the alert store (pipeline: labels
+// are not judged), so it may run inside the feed's transaction.
 func (a *app) feedLabel(ctx context.Context, label record.Record) {
 	rec, errs := a.pipe.Normalizer().Normalize(label.Fields)
 	if len(errs) > 0 {

@@ -132,12 +132,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, parts appP
 		}
 		min, _ := decision.ParseSeverity(cfg.Alerts.MinSeverity) // validated with the config
 		aopts := alert.Options{MinSeverity: min, KeepRecords: cfg.Alerts.KeepRecords, RuleInfo: a.ruleInfo,
-			Registerer: a.registry, OnLabel: a.feedLabel} // per-rule metrics; analysts' labels into the features (alerts.go)
+			Registerer: a.registry, Kick: a.kick} // per-rule metrics; the notifier, label feed and auto-actions, where they run (handling.go)
 		if parts.notify {
 			aopts.Logger = log // a live runner says when it raises an alert; a replay only counts them
-		}
-		if a.dispatcher != nil {
-			aopts.Kick = a.kick // the notifier, and the auto-actions once vigil run starts them
 		}
 		if a.alerts, err = alert.NewService(store, aopts); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)

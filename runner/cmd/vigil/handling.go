@@ -15,17 +15,20 @@ import (
 
 	"github.com/vigil-risk/vigil/runner/alert/action"
 	"github.com/vigil-risk/vigil/runner/alert/escalate"
+	"github.com/vigil-risk/vigil/runner/alert/labelfeed"
 	"github.com/vigil-risk/vigil/runner/config"
 )
 
 // handling is what `vigil run` does with alerts on its own (docs/handling.md):
-// escalation and auto-resolve timers, and auto-actions within the
-// blast-radius guard. Each keeps its state in the store and runs under the
-// run's background context, ticking every handling.interval.
+// escalation and auto-resolve timers, auto-actions within the
+// blast-radius guard, and analysts' labels into the features. Each keeps its
+// state in the store and runs under the run's background context, ticking
+// every handling.interval.
 type handling struct {
 	escalator *escalate.Escalator    // nil: no escalation policies
 	resolver  *escalate.AutoResolver // nil: no auto-resolve policies
 	actions   *action.Executor
+	labels    *labelfeed.Feeder // resolutions from any process sharing the store
 }
 
 // newHandling builds the app's handling; the app must have its store,
@@ -47,6 +50,10 @@ func newHandling(ctx context.Context, cfg config.Config, a *app, getenv func(str
 		if err != nil {
 			return nil, fmt.Errorf("handling.escalation: %w", err)
 		}
+	}
+	h.labels, err = labelfeed.New(ctx, a.db, labelfeed.Options{Apply: a.feedLabel, Interval: hc.Interval, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("handling: %w", err)
 	}
 	if len(hc.AutoResolve) > 0 {
 		h.resolver = escalate.NewAutoResolver(a.alerts, escalate.ResolverOptions{Policies: hc.AutoResolve, Interval: hc.Interval, Logger: log})
@@ -89,16 +96,23 @@ func (h *handling) start(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Go(func() { _ = h.resolver.Run(ctx) })
 	}
 	wg.Go(func() { _ = h.actions.Run(ctx) })
+	wg.Go(func() { _ = h.labels.Run(ctx) })
 }
 
-// kick tells the notifier, and the auto-actions, that alerts changed: a
-// new alert's action should not wait for the next tick.
+// kick tells the notifier, the auto-actions and the label feed that alerts
+// changed: a new alert's action, or an analyst's label, should not wait for
+// the next tick.
 func (a *app) kick() {
 	if a.dispatcher != nil {
 		a.dispatcher.Kick()
 	}
-	if h := a.handling; h != nil && h.actions != nil {
-		h.actions.Kick()
+	if h := a.handling; h != nil {
+		if h.actions != nil {
+			h.actions.Kick()
+		}
+		if h.labels != nil {
+			h.labels.Kick()
+		}
 	}
 }
 

@@ -144,7 +144,7 @@ func (c *cli) run(ctx context.Context, cfg config.Config) error {
 			log.Error("notifier stopped", "err", err)
 		}
 	})
-	a.handling.start(bg, &wg) // escalation, auto-resolve, auto-actions
+	a.handling.start(bg, &wg) // escalation, auto-resolve, auto-actions, the label feed
 	if cfg.Policies.Watch {
 		wg.Go(func() {
 			if err := a.engine.Watch(bg); err != nil {
