@@ -91,14 +91,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 		return nil, fmt.Errorf("ends_after %s: at least 1m (and above the route's repeat_interval)", cfg.EndsAfter)
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + "/api/v2/alerts"
-	c := &Channel{cfg: cfg, endpoint: u.String(), tmpl: opts.Templates, client: opts.Client, now: opts.Now}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("alertmanager", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "alertmanager" {
-		return nil, fmt.Errorf("templates: made for %s, not alertmanager", c.tmpl.Channel())
+	tmpl, err := template.For("alertmanager", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, endpoint: u.String(), tmpl: tmpl, client: opts.Client, now: opts.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}

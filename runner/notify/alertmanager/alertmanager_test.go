@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-risk/vigil/runner/alert"
 	"github.com/vigil-risk/vigil/runner/notify"
 	"github.com/vigil-risk/vigil/runner/notify/alertmanager"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 )
 
@@ -140,25 +141,12 @@ func newChannel(t *testing.T, url string, cfg alertmanager.Config, now time.Time
 	return c
 }
 
-func sendAll(t *testing.T, c *alertmanager.Channel, m *notify.Message) {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send: retry %v, %v", retry, err)
-		}
-	}
-}
-
 func TestPostFiringRepostAndResolve(t *testing.T) {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	srv := newAM(t, now)
 	c := newChannel(t, srv.URL, alertmanager.Config{Token: "proxy-token", Labels: map[string]string{"source": "vigil"}, EndsAfter: 6 * time.Hour}, now, template.Options{})
 	m := template.Example(1, template.EN)
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	got := srv.firing()
 	if len(got) != 1 {
 		t.Fatalf("firing = %v", got)
@@ -198,7 +186,7 @@ func TestPostFiringRepostAndResolve(t *testing.T) {
 	resolvedAt := now.Add(7 * time.Hour)
 	m.Alerts[0].Status, m.Alerts[0].ResolvedAt = alert.Resolved, &resolvedAt
 	m.Status = notify.Resolved
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	srv.now = resolvedAt.Add(time.Second)
 	if got := srv.firing(); len(got) != 0 {
 		t.Errorf("still firing after resolve: %v", got)
@@ -208,7 +196,7 @@ func TestPostFiringRepostAndResolve(t *testing.T) {
 func TestGroupOf300IsOnePost(t *testing.T) {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	srv := newAM(t, now)
-	sendAll(t, newChannel(t, srv.URL, alertmanager.Config{}, now, template.Options{}), template.Example(300, template.EN))
+	channeltest.SendAll(t, newChannel(t, srv.URL, alertmanager.Config{}, now, template.Options{}), template.Example(300, template.EN))
 	if srv.posts != 1 || len(srv.firing()) != 299 || len(srv.alerts) != 300 {
 		t.Errorf("%d posts, %d alerts, %d firing", srv.posts, len(srv.alerts), len(srv.firing()))
 	}
@@ -227,7 +215,7 @@ func TestChineseAndOverride(t *testing.T) {
 		{template.Options{File: file}, "card_testing@e-100000", "1 分钟内 6 笔小额授权（命中 1 次"}, // the message is in Chinese
 	} {
 		srv := newAM(t, now)
-		sendAll(t, newChannel(t, srv.URL, alertmanager.Config{}, now, tc.topts), template.Example(1, template.ZH))
+		channeltest.SendAll(t, newChannel(t, srv.URL, alertmanager.Config{}, now, tc.topts), template.Example(1, template.ZH))
 		al := srv.firing()[0]
 		if al.Annotations["summary"] != tc.summary || !strings.HasPrefix(al.Annotations["description"], tc.description) {
 			t.Errorf("annotations = %v", al.Annotations)

@@ -93,14 +93,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 			return nil, fmt.Errorf("at_mobiles[%d] %q: want a mobile number", i, m)
 		}
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, client: opts.Client, now: opts.Now}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("dingtalk", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "dingtalk" {
-		return nil, fmt.Errorf("templates: made for %s, not dingtalk", c.tmpl.Channel())
+	tmpl, err := template.For("dingtalk", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, client: opts.Client, now: opts.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}

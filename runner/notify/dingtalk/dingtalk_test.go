@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigil-risk/vigil/runner/notify"
 	"github.com/vigil-risk/vigil/runner/notify/dingtalk"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 )
 
@@ -174,25 +175,11 @@ func newChannel(t *testing.T, cfg dingtalk.Config, now time.Time, topts template
 	return c
 }
 
-func sendAll(t *testing.T, c *dingtalk.Channel, m *notify.Message) []notify.Payload {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send %s: retry %v, %v", p.Summary, retry, err)
-		}
-	}
-	return ps
-}
-
 func TestSendSignedMarkdownWithMentionsAndKeyword(t *testing.T) {
 	r := newRobot(t, "SECs3cret", "风控")
 	c := newChannel(t, dingtalk.Config{URL: r.url(), Secret: "SECs3cret", AtMobiles: []string{"13800001111"}, AtUserIDs: []string{"u42"}, Keyword: "风控"},
 		r.now, template.Options{})
-	ps := sendAll(t, c, template.Example(1, template.EN))
+	ps := channeltest.SendAll(t, c, template.Example(1, template.EN))
 	if len(ps) != 1 || ps[0].ContentType != "application/json" || ps[0].Parts != 1 || ps[0].IdempotencyKey != "example-key" {
 		t.Fatalf("payloads = %+v", ps)
 	}
@@ -220,7 +207,7 @@ func TestSendSignedMarkdownWithMentionsAndKeyword(t *testing.T) {
 func TestActionCardLinksTheAlert(t *testing.T) {
 	r := newRobot(t, "", "")
 	c := newChannel(t, dingtalk.Config{URL: r.url(), MsgType: dingtalk.ActionCard}, r.now, template.Options{Locale: template.ZH})
-	sendAll(t, c, template.Example(1, template.ZH))
+	channeltest.SendAll(t, c, template.Example(1, template.ZH))
 	ac := r.received()[0]["actionCard"].(map[string]any)
 	if ac["singleURL"] != "https://vigil.example.com/alerts/1000" || ac["singleTitle"] != "查看告警 #1000" ||
 		!strings.Contains(ac["title"].(string), "【告警:1】银行卡测试攻击") {
@@ -238,7 +225,7 @@ func TestLocales(t *testing.T) {
 	} {
 		r := newRobot(t, "", "")
 		c := newChannel(t, dingtalk.Config{URL: r.url()}, r.now, template.Options{})
-		sendAll(t, c, template.Example(3, tc.locale)) // the message's locale wins over the receiver's
+		channeltest.SendAll(t, c, template.Example(3, tc.locale)) // the message's locale wins over the receiver's
 		text := r.received()[0]["markdown"].(map[string]any)["text"].(string)
 		for _, w := range tc.want {
 			if !strings.Contains(text, w) {
@@ -254,7 +241,7 @@ func TestTemplateOverride(t *testing.T) {
 	r := newRobot(t, "", "")
 	c := newChannel(t, dingtalk.Config{URL: r.url()}, r.now, template.Options{File: file, Locale: template.ZH})
 	m := template.Example(1, "")
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	md := r.received()[0]["markdown"].(map[string]any)
 	if md["title"] != "RISK 1" || !strings.Contains(md["text"].(string), "* Card testing burst / e-100000 / 高") {
 		t.Errorf("override not applied: %v", md)
@@ -265,7 +252,7 @@ func TestSplitsAGroupOf300(t *testing.T) {
 	r := newRobot(t, "SECs3cret", "")
 	c := newChannel(t, dingtalk.Config{URL: r.url(), Secret: "SECs3cret", AtMobiles: []string{"13800001111"}}, r.now, template.Options{})
 	m := template.Example(300, template.ZH)
-	ps := sendAll(t, c, m)
+	ps := channeltest.SendAll(t, c, m)
 	if len(ps) < 2 || len(ps) > 20 {
 		t.Fatalf("%d parts for 300 alerts", len(ps))
 	}
@@ -306,7 +293,7 @@ func TestOversizedAlert(t *testing.T) {
 		c := newChannel(t, dingtalk.Config{URL: r.url(), Keyword: "风控"}, r.now, topts)
 		m := template.Example(1, template.EN)
 		m.Alerts[0].Reason = strings.Repeat("very long reason ", 3000)
-		ps := sendAll(t, c, m)
+		ps := channeltest.SendAll(t, c, m)
 		if len(ps) != 1 || len(ps[0].Body) > dingtalk.MaxBytes {
 			t.Fatalf("%d payloads, first of %d bytes", len(ps), len(ps[0].Body))
 		}

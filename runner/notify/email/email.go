@@ -113,7 +113,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 			}
 		}
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, now: opts.Now, timeout: opts.Timeout}
+	tmpl, err := template.For("email", opts.Templates)
+	if err != nil {
+		return nil, err
+	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, now: opts.Now, timeout: opts.Timeout}
 	c.domain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	c.tls = &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
 	if cfg.ServerName != "" {
@@ -132,13 +136,6 @@ func New(cfg Config, opts Options) (*Channel, error) {
 			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", cfg.CAFile)
 		}
 		c.tls.RootCAs = pool
-	}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("email", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "email" {
-		return nil, fmt.Errorf("templates: made for %s, not email", c.tmpl.Channel())
 	}
 	if c.now == nil {
 		c.now = time.Now

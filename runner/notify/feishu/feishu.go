@@ -85,14 +85,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 			return nil, fmt.Errorf("at_user_ids[%d] %q: want an open_id or user_id", i, id)
 		}
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, client: opts.Client, now: opts.Now}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("feishu", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "feishu" {
-		return nil, fmt.Errorf("templates: made for %s, not feishu", c.tmpl.Channel())
+	tmpl, err := template.For("feishu", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, client: opts.Client, now: opts.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}

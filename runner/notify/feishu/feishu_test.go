@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-risk/vigil/runner/notify"
 	"github.com/vigil-risk/vigil/runner/notify/feishu"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 )
 
@@ -143,20 +144,6 @@ func newChannel(t *testing.T, cfg feishu.Config, now time.Time, topts template.O
 	return c
 }
 
-func sendAll(t *testing.T, c *feishu.Channel, m *notify.Message) []notify.Payload {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send %s: retry %v, %v", p.Summary, retry, err)
-		}
-	}
-	return ps
-}
-
 // texts are the lark_md contents of a card's div and note elements.
 func texts(card map[string]any) string {
 	var b strings.Builder
@@ -177,7 +164,7 @@ func texts(card map[string]any) string {
 func TestSignedCard(t *testing.T) {
 	b := newBot(t, "s3cret", "风控")
 	c := newChannel(t, feishu.Config{URL: b.url(), Secret: "s3cret", Keyword: "风控", AtAll: true}, b.now, template.Options{Locale: template.ZH})
-	sendAll(t, c, template.Example(1, template.ZH))
+	channeltest.SendAll(t, c, template.Example(1, template.ZH))
 	cards := b.received()
 	if len(cards) != 1 {
 		t.Fatalf("bot received %d cards", len(cards))
@@ -210,7 +197,7 @@ func TestResolvedIsGreenAndEnglish(t *testing.T) {
 	m := template.Example(2, template.EN)
 	m.Alerts = m.Alerts[1:] // the resolved one
 	m.Status = notify.Resolved
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	card := b.received()[0]
 	hdr := card["header"].(map[string]any)
 	if hdr["template"] != "green" || !strings.HasPrefix(hdr["title"].(map[string]any)["content"].(string), "[RESOLVED] High amount from a new device") {
@@ -225,7 +212,7 @@ func TestTemplateOverride(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "feishu.tmpl")
 	os.WriteFile(file, []byte(`{{define "title"}}Risk: {{.Total}}{{end}}{{define "alert"}}{{.Entity.Value}} → {{.Reason}}{{end}}`), 0o600)
 	b := newBot(t, "", "")
-	sendAll(t, newChannel(t, feishu.Config{URL: b.url()}, b.now, template.Options{File: file}), template.Example(1, template.EN))
+	channeltest.SendAll(t, newChannel(t, feishu.Config{URL: b.url()}, b.now, template.Options{File: file}), template.Example(1, template.EN))
 	card := b.received()[0]
 	if card["header"].(map[string]any)["title"].(map[string]any)["content"] != "Risk: 1" || !strings.Contains(texts(card), "e-100000 → 6 small authorisations in 1m") {
 		t.Errorf("override not applied: %v", card)
@@ -235,7 +222,7 @@ func TestTemplateOverride(t *testing.T) {
 func TestSplitsAGroupOf300(t *testing.T) {
 	b := newBot(t, "s3cret", "")
 	c := newChannel(t, feishu.Config{URL: b.url(), Secret: "s3cret"}, b.now, template.Options{})
-	ps := sendAll(t, c, template.Example(300, template.EN))
+	ps := channeltest.SendAll(t, c, template.Example(300, template.EN))
 	if len(ps) < 2 {
 		t.Fatalf("%d parts", len(ps))
 	}

@@ -79,15 +79,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 	if cfg.Source == "" {
 		cfg.Source = "vigil"
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, client: opts.Client}
-	if c.tmpl == nil {
-		var err error
-		if c.tmpl, err = template.New("pagerduty", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "pagerduty" {
-		return nil, fmt.Errorf("templates: made for %s, not pagerduty", c.tmpl.Channel())
+	tmpl, err := template.For("pagerduty", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, client: opts.Client}
 	return c, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/pagerduty"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 )
@@ -130,26 +131,12 @@ func newChannel(t *testing.T, url string, routingKey string, topts template.Opti
 	return c
 }
 
-func sendAll(t *testing.T, c *pagerduty.Channel, m *notify.Message) []notify.Payload {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send %s: retry %v, %v", p.Summary, retry, err)
-		}
-	}
-	return ps
-}
-
 func TestTriggerAndResolveByFingerprint(t *testing.T) {
 	e := newEvents(t)
 	c := newChannel(t, e.URL, key, template.Options{})
 	m := template.Example(3, template.EN) // two firing, the last resolved
 	m.Alerts[2].Fingerprint = m.Alerts[0].Fingerprint + "-other"
-	ps := sendAll(t, c, m)
+	ps := channeltest.SendAll(t, c, m)
 	if len(ps) != 3 || ps[1].Part != 2 || ps[1].Parts != 3 || ps[1].IdempotencyKey != "example-key-2" {
 		t.Fatalf("payloads = %+v", ps)
 	}
@@ -182,13 +169,13 @@ func TestTriggerAndResolveByFingerprint(t *testing.T) {
 
 	// Repeating the message (repeat_interval, a retry after a crash) keeps
 	// one incident per alert.
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	if e.triggers != 2 || len(e.incidents) != 2 {
 		t.Errorf("%d incidents opened for 2 firing alerts: %v", e.triggers, e.incidents)
 	}
 	// Resolving the first closes its incident.
 	m.Alerts[0].Status = "resolved"
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	if e.incidents[m.Alerts[0].Fingerprint] != "resolved" {
 		t.Errorf("incidents = %v", e.incidents)
 	}
@@ -205,7 +192,7 @@ func TestChineseSummaryAndOverride(t *testing.T) {
 		{template.Options{File: file}, "card_testing: e-100000 "},
 	} {
 		e := newEvents(t)
-		sendAll(t, newChannel(t, e.URL, key, tc.topts), template.Example(1, template.ZH))
+		channeltest.SendAll(t, newChannel(t, e.URL, key, tc.topts), template.Example(1, template.ZH))
 		s := e.events[0]["payload"].(map[string]any)["summary"].(string)
 		if !strings.HasPrefix(s, tc.want) || utf8.RuneCountInString(s) > pagerduty.MaxSummary {
 			t.Errorf("summary %q (%d characters), want it to start with %q", s[:min(len(s), 80)], utf8.RuneCountInString(s), tc.want)
@@ -215,7 +202,7 @@ func TestChineseSummaryAndOverride(t *testing.T) {
 
 func TestAGroupOf300IsOneEventPerAlert(t *testing.T) {
 	e := newEvents(t)
-	ps := sendAll(t, newChannel(t, e.URL, key, template.Options{}), template.Example(300, template.EN))
+	ps := channeltest.SendAll(t, newChannel(t, e.URL, key, template.Options{}), template.Example(300, template.EN))
 	if len(ps) != 300 || e.triggers != 299 {
 		t.Errorf("%d payloads, %d incidents", len(ps), e.triggers)
 	}

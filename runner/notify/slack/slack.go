@@ -64,14 +64,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "":
 		return nil, fmt.Errorf("url %s: want the incoming webhook's URL", vendorhttp.Redact(cfg.URL))
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, client: opts.Client}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("slack", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "slack" {
-		return nil, fmt.Errorf("templates: made for %s, not slack", c.tmpl.Channel())
+	tmpl, err := template.For("slack", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, client: opts.Client}
 	return c, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/slack"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 )
@@ -124,20 +125,6 @@ func newChannel(t *testing.T, url string, topts template.Options) *slack.Channel
 	return c
 }
 
-func sendAll(t *testing.T, c *slack.Channel, m *notify.Message) []notify.Payload {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send %s: retry %v, %v", p.Summary, retry, err)
-		}
-	}
-	return ps
-}
-
 // blockTexts joins the texts of a message's blocks.
 func blockTexts(m map[string]any) string {
 	var b strings.Builder
@@ -160,7 +147,7 @@ func TestBlocks(t *testing.T) {
 	c := newChannel(t, h.url(), template.Options{})
 	m := template.Example(3, template.EN)
 	m.Alerts[0].Reason = "amount > 5 & <script>" // mrkdwn's reserved characters
-	sendAll(t, c, m)
+	channeltest.SendAll(t, c, m)
 	msg := h.received()[0]
 	if msg["text"] != "[FIRING:2] 3 alerts from 3 rules" {
 		t.Errorf("text = %q", msg["text"])
@@ -177,7 +164,7 @@ func TestBlocks(t *testing.T) {
 
 func TestChinese(t *testing.T) {
 	h := newHook(t)
-	sendAll(t, newChannel(t, h.url(), template.Options{Locale: template.ZH}), template.Example(1, template.ZH))
+	channeltest.SendAll(t, newChannel(t, h.url(), template.Options{Locale: template.ZH}), template.Example(1, template.ZH))
 	if all := blockTexts(h.received()[0]); !strings.Contains(all, "【告警:1】银行卡测试攻击") || !strings.Contains(all, "*原因：* 1 分钟内 6 笔小额授权") {
 		t.Errorf("blocks:\n%s", all)
 	}
@@ -187,7 +174,7 @@ func TestTemplateOverride(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "slack.tmpl")
 	os.WriteFile(file, []byte(`{{define "alert"}}:rotating_light: {{.Rule}} on {{.Entity}}{{end}}{{define "footer"}}risk team{{end}}`), 0o600)
 	h := newHook(t)
-	sendAll(t, newChannel(t, h.url(), template.Options{File: file}), template.Example(1, template.EN))
+	channeltest.SendAll(t, newChannel(t, h.url(), template.Options{File: file}), template.Example(1, template.EN))
 	msg := h.received()[0]
 	blocks := msg["blocks"].([]any)
 	if len(blocks) != 3 || blockTexts(msg) != "[FIRING:1] Card testing burst · card_id=e-100000\n:rotating_light: card_testing on card_id=e-100000\nrisk team\n" {
@@ -199,11 +186,11 @@ func TestSplitsAGroupOf300(t *testing.T) {
 	h := newHook(t)
 	c := newChannel(t, h.url(), template.Options{})
 	// A template that lists every alert in full, so that 50 blocks fill up.
-	ps := sendAll(t, c, template.Example(300, template.EN))
+	ps := channeltest.SendAll(t, c, template.Example(300, template.EN))
 	file := filepath.Join(t.TempDir(), "long.tmpl")
 	os.WriteFile(file, []byte(`{{define "alert"}}{{.Title}} {{.Entity}} #{{.ID}} {{printf "%2900s" "."}}{{end}}`), 0o600)
 	long := newChannel(t, h.url(), template.Options{File: file})
-	longPs := sendAll(t, long, template.Example(300, template.EN))
+	longPs := channeltest.SendAll(t, long, template.Example(300, template.EN))
 	if len(longPs) < 6 {
 		t.Fatalf("300 alerts of ~3,000 characters in %d messages", len(longPs))
 	}

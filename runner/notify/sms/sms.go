@@ -19,16 +19,4 @@ type Options struct {
 	Now       func() time.Time // for signatures (default time.Now)
 }
 
-func (o Options) templates() (*template.Set, error) {
-	if o.Templates == nil {
-		return template.New("sms", template.Options{})
-	}
-	if o.Templates.Channel() != "sms" {
-		return nil, errTemplates(o.Templates.Channel())
-	}
-	return o.Templates, nil
-}
-
-type errTemplates string
-
-func (e errTemplates) Error() string { return "templates: made for " + string(e) + ", not sms" }
+func (o Options) templates() (*template.Set, error) { return template.For("sms", o.Templates) }

@@ -94,6 +94,18 @@ type Set struct {
 	html     map[string]*htemplate.Template
 }
 
+// For is what a channel renders with: s when the operator gave templates
+// (they must have been made for that channel), else the channel's defaults.
+func For(channel string, s *Set) (*Set, error) {
+	if s == nil {
+		return New(channel, Options{})
+	}
+	if s.channel != channel {
+		return nil, fmt.Errorf("templates: made for %s, not %s", s.channel, channel)
+	}
+	return s, nil
+}
+
 // New loads the default templates of channel, applies the operator's file
 // over them, and tries every template on an example message, so that a
 // broken template stops the runner at start with its file and line rather

@@ -337,3 +337,24 @@ func BenchmarkRenderSplit300(b *testing.B) {
 		}
 	}
 }
+
+// For: a channel takes the operator's set made for it, its defaults when
+// there is none, and refuses a set made for another channel.
+func TestFor(t *testing.T) {
+	slack, err := template.New("slack", template.Options{Locale: template.ZH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := template.For("slack", slack); err != nil || got != slack {
+		t.Errorf("own set: %p, %v; want %p", got, err, slack)
+	}
+	if got, err := template.For("dingtalk", nil); err != nil || got.Channel() != "dingtalk" {
+		t.Errorf("defaults: %v, %v", got, err)
+	}
+	if _, err := template.For("dingtalk", slack); err == nil || err.Error() != "templates: made for slack, not dingtalk" {
+		t.Errorf("another channel's set: %v", err)
+	}
+	if _, err := template.For("fax", nil); err == nil {
+		t.Error("a channel without defaults: no error")
+	}
+}

@@ -93,14 +93,11 @@ func New(cfg Config, opts Options) (*Channel, error) {
 			return nil, fmt.Errorf("mentioned_list[%d] %q: want a user id or @all", i, id)
 		}
 	}
-	c := &Channel{cfg: cfg, tmpl: opts.Templates, client: opts.Client}
-	if c.tmpl == nil {
-		if c.tmpl, err = template.New("wecom", template.Options{}); err != nil {
-			return nil, err
-		}
-	} else if c.tmpl.Channel() != "wecom" {
-		return nil, fmt.Errorf("templates: made for %s, not wecom", c.tmpl.Channel())
+	tmpl, err := template.For("wecom", opts.Templates)
+	if err != nil {
+		return nil, err
 	}
+	c := &Channel{cfg: cfg, tmpl: tmpl, client: opts.Client}
 	return c, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigil-risk/vigil/runner/notify"
+	"github.com/vigil-risk/vigil/runner/notify/internal/channeltest"
 	"github.com/vigil-risk/vigil/runner/notify/template"
 	"github.com/vigil-risk/vigil/runner/notify/wecom"
 )
@@ -115,24 +116,10 @@ func newChannel(t *testing.T, cfg wecom.Config, topts template.Options) *wecom.C
 	return c
 }
 
-func sendAll(t *testing.T, c *wecom.Channel, m *notify.Message) []notify.Payload {
-	t.Helper()
-	ps, err := c.Render(m)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	for _, p := range ps {
-		if retry, err := c.Send(t.Context(), p); err != nil {
-			t.Fatalf("Send %s: retry %v, %v", p.Summary, retry, err)
-		}
-	}
-	return ps
-}
-
 func TestMarkdownWithMentions(t *testing.T) {
 	r := newRobot(t)
 	c := newChannel(t, wecom.Config{URL: r.url(), MentionedList: []string{"wangqing"}}, template.Options{Locale: template.ZH})
-	sendAll(t, c, template.Example(1, "")) // no locale: the receiver's (the example's data stays English)
+	channeltest.SendAll(t, c, template.Example(1, "")) // no locale: the receiver's (the example's data stays English)
 	types, got := r.received()
 	if len(got) != 1 || types[0] != "markdown" {
 		t.Fatalf("received %v", types)
@@ -152,7 +139,7 @@ func TestTextWithMentionLists(t *testing.T) {
 	if c.Limits() != (notify.Limits{PerMinute: 20, MaxBytes: 2048}) {
 		t.Errorf("limits = %+v", c.Limits())
 	}
-	sendAll(t, c, template.Example(3, template.EN))
+	channeltest.SendAll(t, c, template.Example(3, template.EN))
 	types, got := r.received()
 	if types[0] != "text" || fmt.Sprint(got[0]["mentioned_list"]) != "[@all]" || fmt.Sprint(got[0]["mentioned_mobile_list"]) != "[13800001111]" {
 		t.Errorf("text message = %v", got[0])
@@ -167,7 +154,7 @@ func TestTemplateOverride(t *testing.T) {
 	os.WriteFile(file, []byte(`{{define "markdown"}}# {{.Total}} 条风险告警{{range .Alerts}}
 - {{.Title}}{{end}}{{end}}`), 0o600)
 	r := newRobot(t)
-	sendAll(t, newChannel(t, wecom.Config{URL: r.url()}, template.Options{File: file}), template.Example(2, template.ZH))
+	channeltest.SendAll(t, newChannel(t, wecom.Config{URL: r.url()}, template.Options{File: file}), template.Example(2, template.ZH))
 	if _, got := r.received(); got[0]["content"] != "# 2 条风险告警\n- 银行卡测试攻击\n- 新设备大额交易" {
 		t.Errorf("content = %q", got[0]["content"])
 	}
