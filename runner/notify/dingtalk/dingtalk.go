@@ -13,7 +13,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -72,13 +71,11 @@ var _ notify.Channel = (*Channel)(nil)
 
 // New checks cfg; errors name the field.
 func New(cfg Config, opts Options) (*Channel, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case cfg.URL == "":
-		return nil, errors.New("url: required")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return nil, fmt.Errorf("url %s: want the robot's https webhook URL", vendorhttp.Redact(cfg.URL))
-	case u.Query().Get("access_token") == "":
+	u, err := vendorhttp.ParseURL(cfg.URL, "the robot's https webhook URL")
+	if err != nil {
+		return nil, err
+	}
+	if u.Query().Get("access_token") == "" {
 		return nil, fmt.Errorf("url %s: has no access_token", vendorhttp.Redact(cfg.URL))
 	}
 	switch cfg.MsgType {

@@ -15,10 +15,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -71,13 +69,11 @@ var _ notify.Channel = (*Channel)(nil)
 
 // New checks cfg; errors name the field.
 func New(cfg Config, opts Options) (*Channel, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case cfg.URL == "":
-		return nil, errors.New("url: required")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return nil, fmt.Errorf("url %s: want the bot's https webhook URL", vendorhttp.Redact(cfg.URL))
-	case !strings.Contains(u.Path, "/hook/") || strings.HasSuffix(u.Path, "/hook/"):
+	u, err := vendorhttp.ParseURL(cfg.URL, "the bot's https webhook URL")
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(u.Path, "/hook/") || strings.HasSuffix(u.Path, "/hook/") {
 		return nil, fmt.Errorf("url %s: want …/open-apis/bot/v2/hook/<token>", vendorhttp.Redact(cfg.URL))
 	}
 	for i, id := range cfg.AtUserIDs {

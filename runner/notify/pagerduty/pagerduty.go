@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -73,8 +72,8 @@ func New(cfg Config, opts Options) (*Channel, error) {
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
 	}
-	if u, err := url.Parse(cfg.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("url %s: want an absolute http(s) URL", vendorhttp.Redact(cfg.URL))
+	if _, err := vendorhttp.ParseURL(cfg.URL, "an absolute http(s) URL"); err != nil {
+		return nil, err
 	}
 	if cfg.Source == "" {
 		cfg.Source = "vigil"

@@ -11,10 +11,8 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -57,12 +55,13 @@ var _ notify.Channel = (*Channel)(nil)
 
 // New checks cfg; errors name the field.
 func New(cfg Config, opts Options) (*Channel, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case cfg.URL == "":
-		return nil, errors.New("url: required")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "":
-		return nil, fmt.Errorf("url %s: want the incoming webhook's URL", vendorhttp.Redact(cfg.URL))
+	const want = "the incoming webhook's URL"
+	u, err := vendorhttp.ParseURL(cfg.URL, want)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return nil, fmt.Errorf("url %s: want %s", vendorhttp.Redact(cfg.URL), want)
 	}
 	tmpl, err := template.For("slack", opts.Templates)
 	if err != nil {

@@ -12,7 +12,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -67,14 +66,8 @@ var reserved = map[string]bool{
 // New checks cfg (errors name the field: url, timeout, headers, max_bytes)
 // and returns its Channel.
 func New(cfg Config, opts Options) (*Channel, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case cfg.URL == "":
-		return nil, errors.New("url: required")
-	case err != nil:
-		return nil, errors.New("url: not a URL")
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return nil, fmt.Errorf("url %s: want an absolute http or https URL", vendorhttp.Redact(cfg.URL))
+	if _, err := vendorhttp.ParseURL(cfg.URL, "an absolute http or https URL"); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("timeout %s: must not be negative", cfg.Timeout)

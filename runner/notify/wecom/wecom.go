@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -66,13 +65,11 @@ var _ notify.Channel = (*Channel)(nil)
 
 // New checks cfg; errors name the field.
 func New(cfg Config, opts Options) (*Channel, error) {
-	u, err := url.Parse(cfg.URL)
-	switch {
-	case cfg.URL == "":
-		return nil, errors.New("url: required")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return nil, fmt.Errorf("url %s: want the robot's https webhook URL", vendorhttp.Redact(cfg.URL))
-	case u.Query().Get("key") == "":
+	u, err := vendorhttp.ParseURL(cfg.URL, "the robot's https webhook URL")
+	if err != nil {
+		return nil, err
+	}
+	if u.Query().Get("key") == "" {
 		return nil, fmt.Errorf("url %s: has no key", vendorhttp.Redact(cfg.URL))
 	}
 	switch cfg.MsgType {

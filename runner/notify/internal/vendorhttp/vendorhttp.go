@@ -78,6 +78,20 @@ func unwrapURL(err error) error {
 	return err
 }
 
+// ParseURL checks a channel's url: present, and an absolute http or https
+// URL; want says in the error what it should be. Errors never show the
+// URL's secrets (tokens in its path or query).
+func ParseURL(raw, want string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("url: required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("url %s: want %s", Redact(raw), want)
+	}
+	return u, nil
+}
+
 // RetryStatus reports whether an HTTP status is worth retrying: request
 // timeout, too early, too many requests and every 5xx.
 func RetryStatus(status int) bool {

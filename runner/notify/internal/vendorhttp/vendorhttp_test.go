@@ -97,3 +97,24 @@ func TestPostKeepsTokensOutOfErrors(t *testing.T) {
 		t.Errorf("transport error %v: want the host, not the key", err)
 	}
 }
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct{ raw, err string }{
+		{"https://oapi.dingtalk.com/robot/send?access_token=secret", ""},
+		{"http://127.0.0.1:9093", ""},
+		{"", "url: required"},
+		{"ftp://x/y", "url ftp://x: want a webhook URL"},
+		{"oapi.dingtalk.com/robot/send?access_token=secret", "want a webhook URL"},
+		{"https://", "want a webhook URL"},
+	} {
+		_, err := ParseURL(tc.raw, "a webhook URL")
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.raw, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want %q", tc.raw, err, tc.err)
+		case err != nil && strings.Contains(err.Error(), "secret"):
+			t.Errorf("%q: the error shows the token: %v", tc.raw, err)
+		}
+	}
+}
