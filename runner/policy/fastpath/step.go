@@ -65,8 +65,21 @@ func (u unifyStep) exec(s *state, fr []*ast.Term, b *body, next int, k *sink) er
 	if v == nil || err != nil {
 		return err
 	}
+	return b.yield(s, fr, next, k, u.pat, v)
+}
+
+// yield goes on with the body after a step produced v: with no pattern, v
+// is a condition (false stops here); else v is unified with pat for the
+// rest of the body, and the bindings are undone after.
+func (b *body) yield(s *state, fr []*ast.Term, next int, k *sink, pat pattern, v *ast.Term) error {
+	if pat == nil {
+		if isFalse(v) {
+			return nil
+		}
+		return b.run(s, fr, next, k)
+	}
 	mark := len(s.undo)
-	ok, err := u.pat.match(s, fr, v)
+	ok, err := pat.match(s, fr, v)
 	if ok && err == nil {
 		err = b.run(s, fr, next, k)
 	}
@@ -175,20 +188,10 @@ func (c builtinStep) exec(s *state, fr []*ast.Term, b *body, next int, k *sink) 
 	n := len(s.outs) - omark
 	for j := 0; j < n && err == nil; j++ {
 		o := s.outs[omark+j]
-		switch {
-		case c.void:
+		if c.void {
 			err = b.run(s, fr, next, k)
-		case c.out == nil:
-			if !isFalse(o) {
-				err = b.run(s, fr, next, k)
-			}
-		default:
-			um := len(s.undo)
-			var ok bool
-			if ok, err = c.out.match(s, fr, o); ok && err == nil {
-				err = b.run(s, fr, next, k)
-			}
-			s.unbind(um)
+		} else {
+			err = b.yield(s, fr, next, k, c.out, o)
 		}
 	}
 	s.outs = s.outs[:omark]
@@ -217,19 +220,7 @@ func (c funcStep) exec(s *state, fr []*ast.Term, b *body, next int, k *sink) err
 	if res == nil || err != nil {
 		return err
 	}
-	if c.out == nil {
-		if isFalse(res) {
-			return nil
-		}
-		return b.run(s, fr, next, k)
-	}
-	um := len(s.undo)
-	ok, err := c.out.match(s, fr, res)
-	if ok && err == nil {
-		err = b.run(s, fr, next, k)
-	}
-	s.unbind(um)
-	return err
+	return b.yield(s, fr, next, k, c.out, res)
 }
 
 // genKey is one key of an iterated reference: a value, or a local that
@@ -258,19 +249,7 @@ func (g genStep) exec(s *state, fr []*ast.Term, b *body, next int, k *sink) erro
 
 func (g genStep) walk(s *state, fr []*ast.Term, b *body, next int, k *sink, cur *ast.Term, j int) error {
 	if j == len(g.keys) {
-		if g.pat == nil {
-			if isFalse(cur) {
-				return nil
-			}
-			return b.run(s, fr, next, k)
-		}
-		mark := len(s.undo)
-		ok, err := g.pat.match(s, fr, cur)
-		if ok && err == nil {
-			err = b.run(s, fr, next, k)
-		}
-		s.unbind(mark)
-		return err
+		return b.yield(s, fr, next, k, g.pat, cur)
 	}
 	key := g.keys[j]
 	if key.t != nil {
